@@ -1,0 +1,135 @@
+"""The node graph of a launch config, shared by ``launch/*.launch.py`` and the pip-only runner so the two
+cannot drift: both read ``config/<graph>.yaml`` here and start one node per top-level key.
+"""
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import yaml
+
+PACKAGE = "rpl_ros"
+LAUNCH_ARGUMENTS = {
+    "task": "which task every node works on",
+    "episodes": "episodes to run before the graph stops",
+    "seed": "seed of the first episode (episode i uses seed + i)",
+    "mode": "lockstep (deterministic) or realtime (steps at control_rate whatever arrives)",
+    "render": "open a MuJoCo viewer window",
+    "model_path": "ONNX residual to start with (empty: the zero residual)",
+}
+MAIN_NODE = "mujoco_bridge"  # the graph ends when this node exits
+
+
+@dataclass
+class NodeSpec:
+    name: str
+    executable: str
+    parameters: Dict[str, object]
+
+
+@dataclass
+class Graph:
+    name: str
+    config_path: Path
+    nodes: List[NodeSpec]
+
+    def node(self, name: str) -> NodeSpec:
+        return next(n for n in self.nodes if n.name == name)
+
+    def params_yaml(self) -> str:
+        """The graph's parameters as a ROS params file, for ``--params-file``."""
+        return yaml.safe_dump({n.name: {"ros__parameters": n.parameters} for n in self.nodes}, sort_keys=False)
+
+
+def config_dirs() -> List[Path]:
+    """Where config/ may be: a colcon install (ament index), a pip install, or this source tree."""
+    dirs = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        dirs.append(Path(get_package_share_directory(PACKAGE)) / "config")
+    except (ImportError, LookupError, OSError):  # no ament index, or rpl_ros not in it
+        pass
+    return dirs + [Path(sys.prefix) / "share" / PACKAGE / "config", Path(__file__).resolve().parent.parent / "config"]
+
+
+def find_config(graph: str) -> Path:
+    for directory in config_dirs():
+        if (directory / f"{graph}.yaml").is_file():
+            return directory / f"{graph}.yaml"
+    known = sorted({p.stem for d in config_dirs() if d.is_dir() for p in d.glob("*.yaml")})
+    raise ValueError(f"no graph config {graph!r}; known: {', '.join(known) or 'none'}")
+
+
+def coerce(text, like):
+    """A launch argument (always text) in the type of the YAML default it overrides."""
+    if not isinstance(text, str) or isinstance(like, str):
+        return text
+    value = yaml.safe_load(text)
+    if isinstance(like, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not type(like):
+        raise ValueError(f"{text!r} is not a {type(like).__name__}")
+    return value
+
+
+def load_graph(graph: str, overrides: Optional[Dict[str, object]] = None) -> Graph:
+    """The graph ``graph`` with ``overrides`` applied to every node that has that parameter.
+
+    An override is either ``name`` (all nodes) or ``node.name`` (one node); an override no node has is an
+    error, so a typo cannot silently do nothing.
+    """
+    path = find_config(graph)
+    config = yaml.safe_load(path.read_text())
+    nodes = [NodeSpec(name, name, dict(body["ros__parameters"])) for name, body in config.items()]
+    for key, value in (overrides or {}).items():
+        target, _, param = key.rpartition(".")
+        hits = [n for n in nodes if param in n.parameters and target in ("", n.name)]
+        if not hits:
+            raise ValueError(f"no node of graph {graph!r} has a parameter {key!r}")
+        for node in hits:
+            try:
+                node.parameters[param] = coerce(value, node.parameters[param])
+            except ValueError as error:
+                raise ValueError(f"{node.name}.{param}: {error}") from None
+    return Graph(graph, path, nodes)
+
+
+def argument_defaults(graph: Graph) -> Dict[str, str]:
+    """The launch arguments this graph has, with the YAML defaults as launch-argument text."""
+    defaults = {}
+    for argument in LAUNCH_ARGUMENTS:
+        value = next((n.parameters[argument] for n in graph.nodes if argument in n.parameters), None)
+        if value is not None:
+            defaults[argument] = str(value).lower() if isinstance(value, bool) else str(value)
+    return defaults
+
+
+def launch_description(graph: str):
+    """A ROS 2 LaunchDescription for ``graph`` (used by launch/*.launch.py; needs ROS's launch_ros)."""
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction, Shutdown
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    defaults = argument_defaults(load_graph(graph))
+
+    def nodes(context):
+        overrides = {argument: LaunchConfiguration(argument).perform(context) for argument in defaults}
+        return [
+            Node(package=PACKAGE, executable=spec.executable, name=spec.name, parameters=[spec.parameters],
+                 output="screen", on_exit=Shutdown() if spec.name == MAIN_NODE else None)
+            for spec in load_graph(graph, overrides).nodes
+        ]
+
+    arguments = [DeclareLaunchArgument(argument, default_value=default, description=LAUNCH_ARGUMENTS[argument])
+                 for argument, default in defaults.items()]
+    return LaunchDescription([*arguments, OpaqueFunction(function=nodes)])
+
+
+def ros_environment(domain_id: int) -> Dict[str, str]:
+    """The environment a graph runs in: its own DDS domain, discovery kept on this machine."""
+    env = dict(os.environ)
+    env["ROS_DOMAIN_ID"] = str(domain_id)
+    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    return env

@@ -1,0 +1,120 @@
+"""arbitration: pairs the base and residual actions answering one observation, sums them, applies the safety
+fallbacks of rpl_ros.core.arbitration, and publishes the one action that moves the arm.
+
+A base action waits up to ``pair_timeout`` for its residual; if the residual has been silent for
+``residual_timeout`` the base goes out alone at once (and diagnostics say so).
+"""
+import sys
+import time
+from collections import Counter, OrderedDict
+
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_srvs.srv import Trigger
+
+from rpl_ros.core.arbitration import RESIDUAL, Arbiter, ArbitrationConfig
+from rpl_ros.core.observation import ObservationError, check_action
+from rpl_ros.core.tasks import task_spec
+from rpl_ros.nodes.common import (ACTION, BASE_ACTION, CONTROL_QOS, OK, RESIDUAL_ACTION, WARN, ConfigError,
+                                  Diagnostics, RateMeter, joint_state, parameters, run_node, stamp_age, stamp_key)
+
+
+class Arbitration(Node):
+    def __init__(self):
+        super().__init__("arbitration")
+        p = parameters(self, {
+            "task": "push", "residual_scale": 1.0, "action_low": -1.0, "action_high": 1.0,
+            "max_action_delta": float("inf"), "max_age": 0.5, "residual_fallback": "base_only",
+            "pair_timeout": 0.25, "residual_timeout": 1.0,
+        })
+        try:
+            spec = task_spec(p["task"])
+            config = ArbitrationConfig(p["residual_scale"], p["action_low"], p["action_high"],
+                                       p["max_action_delta"], p["max_age"], p["residual_fallback"])
+        except ValueError as error:
+            raise ConfigError(error) from None
+        self.names, self.size = spec.action_names, len(spec.action_names)
+        self.arbiter = Arbiter(config, self.size)
+        self.pair_timeout, self.residual_timeout = p["pair_timeout"], p["residual_timeout"]
+        self.pending = OrderedDict()  # stamp key -> [stamp, base, residual, base arrival time]
+        self.residual_seen = time.monotonic()  # a grace period at start for the residual node to appear
+        self.estopped, self.mode = False, RESIDUAL
+        self.modes, self.rate, self.last_reason = Counter(), RateMeter(), ""
+        self.publisher = self.create_publisher(JointState, ACTION, CONTROL_QOS)
+        self.create_subscription(JointState, BASE_ACTION, self.on_base, CONTROL_QOS)
+        self.create_subscription(JointState, RESIDUAL_ACTION, self.on_residual, CONTROL_QOS)
+        self.create_timer(min(self.pair_timeout / 4, 0.01), self.flush_expired)
+        self.create_service(Trigger, "~/estop", self.on_estop)
+        self.create_service(Trigger, "~/resume", self.on_resume)
+        Diagnostics(self, self.status)
+
+    def entry(self, msg: JointState):
+        key = stamp_key(msg.header.stamp)
+        if key not in self.pending:
+            self.pending[key] = [msg.header.stamp, None, None, None]
+            while len(self.pending) > 32:  # answers to observations long gone
+                self.pending.popitem(last=False)
+        return key, self.pending[key]
+
+    def parse(self, msg: JointState, what: str):
+        try:
+            return check_action(msg.position, self.size)
+        except ObservationError as error:
+            self.get_logger().error(f"refusing {what} action: {error}", throttle_duration_sec=1.0)
+            return None
+
+    def on_base(self, msg: JointState):
+        key, entry = self.entry(msg)
+        entry[1], entry[3] = self.parse(msg, "base"), time.monotonic()
+        if entry[1] is None:
+            self.publish(key, base=None, residual=None)
+        elif entry[2] is not None or time.monotonic() - self.residual_seen > self.residual_timeout:
+            self.publish(key, entry[1], entry[2])
+
+    def on_residual(self, msg: JointState):
+        key, entry = self.entry(msg)
+        entry[2] = self.parse(msg, "residual")
+        self.residual_seen = time.monotonic()
+        if entry[1] is not None:
+            self.publish(key, entry[1], entry[2])
+
+    def flush_expired(self):
+        now = time.monotonic()
+        for key in [k for k, e in self.pending.items() if e[3] is not None and now - e[3] > self.pair_timeout]:
+            self.publish(key, self.pending[key][1], None)
+
+    def publish(self, key, base, residual):
+        stamp = self.pending.pop(key)[0]
+        if self.estopped:
+            base = None
+        decision = self.arbiter.decide(base, residual, stamp_age(self, stamp))
+        if decision.mode != self.mode:
+            self.get_logger().info(f"mode {decision.mode}" + (f": {decision.reason}" if decision.reason else ""))
+            self.mode = decision.mode
+        self.modes[decision.mode] += 1
+        self.last_reason = decision.reason
+        self.publisher.publish(joint_state(stamp, self.names, decision.action))
+        self.rate.tick()
+
+    def on_estop(self, request, response):
+        self.estopped, response.success, response.message = True, True, "e-stop: holding"
+        self.get_logger().warning("e-stop: holding until resume")
+        return response
+
+    def on_resume(self, request, response):
+        self.estopped, response.success, response.message = False, True, "resumed"
+        self.get_logger().info("resumed")
+        return response
+
+    def status(self):
+        level = WARN if self.estopped or self.last_reason else OK
+        values = {"rate_hz": f"{self.rate.take():.1f}", "estop": self.estopped, **self.modes}
+        return level, "e-stop" if self.estopped else self.last_reason or "running", values
+
+
+def main(args=None):
+    sys.exit(run_node(Arbitration, args))
+
+
+if __name__ == "__main__":
+    main()

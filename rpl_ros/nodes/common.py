@@ -1,0 +1,107 @@
+"""What every rpl_ros node shares: topic names, QoS, message helpers, diagnostics and a clean main()."""
+import time
+from typing import Callable, Dict, Optional, Sequence
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+
+OBSERVATION = "/rpl/observation"
+BASE_ACTION = "/rpl/base_action"
+RESIDUAL_ACTION = "/rpl/residual_action"
+ACTION = "/rpl/action"
+EPISODE = "/rpl/episode"
+DIAGNOSTICS = "/diagnostics"
+
+# Control streams are sensor-data style (best effort, shallow) on both ends: a late sample is worth less than
+# the next one, and a best-effort publisher never connects to a reliable subscriber.
+CONTROL_QOS = qos_profile_sensor_data
+
+OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
+
+
+class ConfigError(ValueError):
+    """A parameter value the node cannot run with; main() logs it and exits with status 2."""
+
+
+def joint_state(stamp, names: Sequence[str], values: np.ndarray) -> JointState:
+    msg = JointState()
+    msg.header.stamp = stamp
+    msg.name = list(names)
+    msg.position = values.tolist()
+    return msg
+
+
+def stamp_key(stamp) -> int:
+    """A stamp as one integer, to pair the messages that answer the same observation."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def stamp_age(node: Node, stamp) -> float:
+    return (node.get_clock().now().nanoseconds - stamp_key(stamp)) * 1e-9
+
+
+class RateMeter:
+    """Events per second over the last reporting period."""
+
+    def __init__(self):
+        self.count, self.since = 0, time.monotonic()
+
+    def tick(self):
+        self.count += 1
+
+    def take(self) -> float:
+        now = time.monotonic()
+        rate = self.count / max(now - self.since, 1e-9)
+        self.count, self.since = 0, now
+        return rate
+
+
+class Diagnostics:
+    """Publishes one DiagnosticStatus for this node on /diagnostics every ``period`` seconds.
+
+    ``status`` is called at each period and returns (level, message, values).
+    """
+
+    def __init__(self, node: Node, status: Callable[[], tuple], period: float = 1.0):
+        self.node, self.status = node, status
+        self.publisher = node.create_publisher(DiagnosticArray, DIAGNOSTICS, 10)
+        node.create_timer(period, self.publish)
+
+    def publish(self):
+        level, message, values = self.status()
+        status = DiagnosticStatus(level=level, name=f"rpl_ros/{self.node.get_name()}", message=message,
+                                  hardware_id="rpl_ros")
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.node.get_clock().now().to_msg()
+        self.publisher.publish(array)
+
+
+def parameters(node: Node, defaults: Dict[str, object]) -> Dict[str, object]:
+    """Declare ``defaults`` as ROS parameters and return their values (the YAML overrides the defaults)."""
+    return {name: node.declare_parameter(name, value).value for name, value in defaults.items()}
+
+
+def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callable[[Node], bool]] = None) -> int:
+    """Spin a node until Ctrl-C, launch shutdown, or ``finished(node)``; a ConfigError exits with status 2."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = make_node()
+        while rclpy.ok() and not (finished and finished(node)):
+            rclpy.spin_once(node, timeout_sec=0.1)
+        return 0
+    except ConfigError as error:
+        rclpy.logging.get_logger("rpl_ros").error(f"bad configuration: {error}")
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()

@@ -1,0 +1,83 @@
+"""Runs a graph of rpl_ros.bringup as separate node processes over real DDS, without a ROS install:
+what ``ros2 launch`` does for the same graph, for machines that have only the pip packages."""
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from rpl_ros.bringup import MAIN_NODE, Graph, ros_environment
+from rpl_ros.core.episodes import RunSummary
+
+STOP_GRACE_S = 5.0
+
+
+def node_command(executable: str, name: str, params_file: Path) -> List[str]:
+    return [sys.executable, "-m", f"rpl_ros.nodes.{executable}",
+            "--ros-args", "-r", f"__node:={name}", "--params-file", str(params_file)]
+
+
+def stop(processes: Dict[str, subprocess.Popen]):
+    """SIGINT every node (each one exits cleanly on it), then SIGKILL what is still there after a grace."""
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None) -> Tuple[int, Optional[RunSummary]]:
+    """Start every node of ``graph``, wait for the main node to finish, stop the rest.
+
+    Returns (exit status, the main node's summary). The status is 0 when the main node finished its run,
+    130 on Ctrl-C/SIGTERM, and otherwise that of the first node that failed.
+    """
+    interrupted = []
+
+    def on_signal(signum, frame):
+        interrupted.append(signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    processes: Dict[str, subprocess.Popen] = {}
+    with tempfile.TemporaryDirectory(prefix=f"rpl_{graph.name}_") as tmp:
+        summary_path = Path(tmp) / "summary.json"
+        graph.node(MAIN_NODE).parameters["summary_path"] = str(summary_path)
+        params_file = Path(tmp) / "params.yaml"
+        params_file.write_text(graph.params_yaml())
+        env = ros_environment(domain_id)
+        status, started = 0, time.monotonic()
+        try:
+            for spec in graph.nodes:
+                # Own session: a terminal's Ctrl-C reaches the runner only, which stops the nodes in order.
+                processes[spec.name] = subprocess.Popen(node_command(spec.executable, spec.name, params_file),
+                                                        env=env, start_new_session=True)
+            while not interrupted:
+                if processes[MAIN_NODE].poll() is not None:
+                    status = processes[MAIN_NODE].returncode
+                    break
+                failed = [(n, p.returncode) for n, p in processes.items() if p.poll() not in (None, 0)]
+                if failed:
+                    print(f"rpl-ros: node {failed[0][0]} exited with status {failed[0][1]}; stopping the graph",
+                          file=sys.stderr)
+                    status = failed[0][1]
+                    break
+                if timeout_s is not None and time.monotonic() - started > timeout_s:
+                    print(f"rpl-ros: graph did not finish within {timeout_s:.0f} s; stopping it", file=sys.stderr)
+                    status = 124
+                    break
+                time.sleep(0.05)
+            if interrupted:
+                status = 130
+        finally:
+            stop(processes)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        summary = RunSummary.from_json(summary_path.read_text()) if summary_path.exists() else None
+    return status, summary
