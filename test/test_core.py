@@ -1,0 +1,170 @@
+"""Core logic without middleware: observation codec, residual runtime, arbitration, controllers, episodes."""
+import numpy as np
+import onnx
+import pytest
+
+from rpl_ros.core.arbitration import BASE_ONLY, HOLD, RESIDUAL, Arbiter, ArbitrationConfig
+from rpl_ros.core.controllers import make_controller
+from rpl_ros.core.episodes import EpisodeRunner, run_in_process
+from rpl_ros.core.observation import ObservationCodec, ObservationError, check_action
+from rpl_ros.core.residual import ModelError, ResidualModel, build_mlp_onnx, zero_residual_model
+from rpl_ros.core.tasks import TASKS, make_env, task_spec
+
+CODEC = ObservationCodec(TASKS["push"].observation_sizes)
+
+
+def sample_obs(rng=np.random.default_rng(0)):
+    return {k: rng.normal(size=n) for k, n in CODEC.sizes.items()}
+
+
+# --- observations ---------------------------------------------------------------------------------------
+
+def test_codec_round_trip():
+    obs = sample_obs()
+    decoded = CODEC.decode(CODEC.names, CODEC.encode(obs).tolist())
+    for key in obs:
+        np.testing.assert_array_equal(decoded[key], obs[key])
+
+
+def test_codec_refuses_wrong_size_labels_and_non_finite():
+    values = CODEC.encode(sample_obs())
+    with pytest.raises(ObservationError, match="expected 31"):
+        CODEC.decode(CODEC.names[:-1], values[:-1])
+    with pytest.raises(ObservationError, match="labels"):
+        CODEC.decode(list(reversed(CODEC.names)), values)
+    values[4] = np.nan
+    with pytest.raises(ObservationError, match=r"non-finite values at \[4\]"):
+        CODEC.decode(CODEC.names, values)
+
+
+def test_check_action():
+    np.testing.assert_array_equal(check_action([0.1, 0.2], 2), [0.1, 0.2])
+    with pytest.raises(ObservationError):
+        check_action([0.1], 2)
+    with pytest.raises(ObservationError):
+        check_action([0.1, np.inf], 2)
+
+
+def test_task_specs_match_their_environments():
+    for name, spec in TASKS.items():
+        env = make_env(name)
+        assert ObservationCodec.for_space(env.observation_space).sizes == spec.observation_sizes
+        assert env.action_space.shape == (len(spec.action_names),)
+        env.close()
+
+
+def test_unknown_task_and_controller_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown task 'nope'; known: push"):
+        task_spec("nope")
+    with pytest.raises(ValueError, match="unknown base controller 'nope'"):
+        make_controller("nope")
+
+
+# --- residual runtime -----------------------------------------------------------------------------------
+
+def test_zero_residual_outputs_exactly_zero():
+    model = ResidualModel(zero_residual_model(28, 4), 28, 4)
+    for _ in range(20):
+        out = model(np.random.default_rng().normal(0, 10, 28))
+        assert out.dtype == np.float64 and np.all(out == 0.0)
+
+
+def mlp(obs_dim=28, act_dim=4, last=1.0, seed=1):
+    rng = np.random.default_rng(seed)
+    return [(rng.normal(size=(obs_dim, 8)), rng.normal(size=8)), (np.full((8, act_dim), last), np.zeros(act_dim))]
+
+
+def test_built_model_matches_numpy_forward_pass():
+    layers = mlp()
+    mean, std = np.linspace(-1, 1, 28), np.linspace(0.5, 2, 28)
+    model = ResidualModel(build_mlp_onnx(layers, mean, std), 28, 4)
+    x = np.random.default_rng(2).normal(size=28)
+    h = np.clip((x - mean) / std, -5, 5)
+    expected = np.tanh(np.maximum(h @ layers[0][0] + layers[0][1], 0) @ layers[1][0] + layers[1][1])
+    np.testing.assert_allclose(model(x), expected, atol=1e-5)
+
+
+def test_models_that_must_not_run_are_refused():
+    with pytest.raises(ModelError, match="not a loadable ONNX model"):
+        ResidualModel(b"not onnx at all", 28, 4)
+    good = zero_residual_model(28, 4)
+    with pytest.raises(ModelError, match="not a loadable ONNX model"):
+        ResidualModel(good[: len(good) // 2], 28, 4)
+    with pytest.raises(ModelError, match="this task needs 31 -> 4"):
+        ResidualModel(good, 31, 4)
+    with pytest.raises(ModelError, match="non-finite"):
+        ResidualModel(build_mlp_onnx(mlp(last=np.nan), np.zeros(28), np.ones(28)), 28, 4)
+    renamed = onnx.load_from_string(good)
+    renamed.graph.output[0].name = "something_else"
+    renamed.graph.node[-1].output[0] = "something_else"
+    with pytest.raises(ModelError, match="interface"):
+        ResidualModel(renamed.SerializeToString(), 28, 4)
+
+
+# --- arbitration ----------------------------------------------------------------------------------------
+
+def test_residual_sum_is_clipped():
+    arbiter = Arbiter(ArbitrationConfig(residual_scale=0.5), 2)
+    decision = arbiter.decide(np.array([0.2, 0.9]), np.array([0.4, 0.6]), age=0.0)
+    assert decision.mode == RESIDUAL
+    np.testing.assert_allclose(decision.action, [0.4, 1.0])
+
+
+def test_zero_residual_leaves_base_exactly():
+    arbiter = Arbiter(ArbitrationConfig(), 4)
+    base = np.random.default_rng(3).uniform(-1, 1, 4)
+    assert np.array_equal(arbiter.decide(base, np.zeros(4), 0.0).action, base)
+
+
+def test_fallbacks():
+    arbiter = Arbiter(ArbitrationConfig(max_age=0.1), 2)
+    base = np.array([0.5, -0.5])
+    assert arbiter.decide(base, None, 0.0).mode == BASE_ONLY
+    assert arbiter.decide(base, np.array([np.nan, 0]), 0.0).mode == BASE_ONLY
+    for decision in (arbiter.decide(None, np.zeros(2), 0.0), arbiter.decide(np.array([np.inf, 0]), None, 0.0),
+                     arbiter.decide(base, np.zeros(2), 0.2)):
+        assert decision.mode == HOLD and np.all(decision.action == 0) and decision.reason
+    strict = Arbiter(ArbitrationConfig(residual_fallback=HOLD), 2)
+    assert strict.decide(base, None, 0.0).mode == HOLD
+
+
+def test_rate_limit_applies_to_motion_but_never_delays_a_hold():
+    arbiter = Arbiter(ArbitrationConfig(max_action_delta=0.1), 1)
+    assert arbiter.decide(np.array([1.0]), np.zeros(1), 0.0).action[0] == pytest.approx(0.1)
+    assert arbiter.decide(np.array([1.0]), np.zeros(1), 0.0).action[0] == pytest.approx(0.2)
+    assert arbiter.decide(None, None, 0.0).action[0] == 0.0
+
+
+def test_bad_arbitration_config_is_refused():
+    with pytest.raises(ValueError, match="residual_fallback"):
+        ArbitrationConfig(residual_fallback="guess")
+    with pytest.raises(ValueError):
+        ArbitrationConfig(action_low=1.0, action_high=-1.0)
+
+
+# --- episodes -------------------------------------------------------------------------------------------
+
+def test_episodes_are_seeded_and_deterministic():
+    controller = make_controller("push")
+    first, second = run_in_process("push", controller, 2, seed=5), run_in_process("push", controller, 2, seed=5)
+    assert [e.seed for e in first] == [5, 6]
+    assert [e.actions_sha256 for e in first] == [e.actions_sha256 for e in second]
+    assert all(e.steps == 50 for e in first)
+
+
+def test_zero_residual_policy_is_the_base_policy_in_process():
+    """pi(s) + f(s) with the zero ONNX residual applies exactly the base's actions."""
+    controller, arbiter = make_controller("push"), Arbiter(ArbitrationConfig(), 4)
+    residual = ResidualModel(zero_residual_model(CODEC.policy_input_size, 4), CODEC.policy_input_size, 4)
+
+    def residual_policy(obs):
+        return arbiter.decide(controller(obs), residual(CODEC.policy_input(obs)), 0.0).action
+
+    assert ([e.actions_sha256 for e in run_in_process("push", residual_policy, 2, 0)]
+            == [e.actions_sha256 for e in run_in_process("push", controller, 2, 0)])
+
+
+def test_runner_stops_after_its_episodes():
+    runner = EpisodeRunner("push", episodes=1, seed=0)
+    results = [runner.step(np.zeros(4)) for _ in range(50)]
+    assert runner.done and results[-1] is not None and all(r is None for r in results[:-1])
