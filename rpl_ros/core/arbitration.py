@@ -13,6 +13,15 @@ BASE_ONLY = "base_only"   # residual missing, stale or invalid
 HOLD = "hold"             # base or observation missing, stale or invalid, or e-stop: no motion
 
 
+def residual_sum(base: np.ndarray, residual: np.ndarray, scale: float = 1.0, low: float = -1.0,
+                 high: float = 1.0) -> np.ndarray:
+    """The residual policy of the paper: pi(s) + scale * f_theta(s), clipped to the action box.
+
+    The graph's arbitration and the learner both call this, so training and deployment apply the same sum.
+    """
+    return np.clip(base + scale * residual, low, high)
+
+
 @dataclass
 class ArbitrationConfig:
     residual_scale: float = 1.0
@@ -58,8 +67,7 @@ class Arbiter:
             if cfg.residual_fallback == HOLD:
                 return self._apply(self.hold_action, HOLD, "no valid residual action")
             return self._apply(np.clip(base, cfg.action_low, cfg.action_high), BASE_ONLY, "no valid residual action")
-        # The residual sum of the paper: pi(s) + f_theta(s), clipped to the action box.
-        action = np.clip(base + cfg.residual_scale * residual, cfg.action_low, cfg.action_high)
+        action = residual_sum(base, residual, cfg.residual_scale, cfg.action_low, cfg.action_high)
         return self._apply(action, RESIDUAL, "")
 
     def _apply(self, action: np.ndarray, mode: str, reason: str) -> Decision:
