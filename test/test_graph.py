@@ -1,0 +1,191 @@
+"""The push_sim graph as separate node processes over real DDS (localhost discovery, own domain per test)."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rpl_ros.bringup import load_graph
+from rpl_ros.core.arbitration import residual_sum
+from rpl_ros.core.controllers import make_controller
+from rpl_ros.core.episodes import run_in_process
+from rpl_ros.core.observation import ObservationCodec
+from rpl_ros.core.residual import ResidualModel, build_mlp_onnx
+from rpl_ros.core.tasks import TASKS
+from rpl_ros.runner import run_graph
+
+CODEC = ObservationCodec(TASKS["push"].observation_sizes)
+GRAPH_TIMEOUT_S = 120
+
+
+def test_zero_residual_graph_applies_exactly_the_base_actions(domain_id):
+    graph = load_graph("push_sim", {"episodes": 2, "seed": 3})
+    status, summary = run_graph(graph, domain_id, GRAPH_TIMEOUT_S)
+    assert status == 0
+    reference = run_in_process("push", make_controller("push"), episodes=2, seed=3)
+    assert [e.seed for e in summary.episodes] == [3, 4]
+    assert [(e.success, e.actions_sha256) for e in summary.episodes] == [
+        (e.success, e.actions_sha256) for e in reference]
+    assert summary.latency_ms["p50"] > 0 and summary.control_rate_hz > 0
+
+
+def constant_residual(tmp_path: Path, dx: float) -> Path:
+    """A real ONNX residual whose output is tanh(dx) on the first axis, whatever the observation."""
+    hidden, act = 8, 4
+    rng = np.random.default_rng(0)
+    layers = [(rng.normal(size=(CODEC.policy_input_size, hidden)), np.zeros(hidden)),
+              (np.zeros((hidden, act)), np.array([dx, 0.0, 0.0, 0.0]))]
+    path = tmp_path / "constant.onnx"
+    path.write_bytes(build_mlp_onnx(layers, np.zeros(CODEC.policy_input_size), np.ones(CODEC.policy_input_size)))
+    return path
+
+
+def test_a_residual_model_is_summed_into_every_action(domain_id, tmp_path):
+    model_path = constant_residual(tmp_path, dx=0.3)
+    graph = load_graph("push_sim", {"episodes": 1, "seed": 0, "model_path": str(model_path)})
+    status, summary = run_graph(graph, domain_id, GRAPH_TIMEOUT_S)
+    assert status == 0
+    base = make_controller("push")
+    residual = ResidualModel(model_path.read_bytes(), CODEC.policy_input_size, 4)
+    expected = run_in_process("push", lambda obs: residual_sum(base(obs), residual(CODEC.policy_input(obs))), 1, 0)
+    assert summary.episodes[0].actions_sha256 == expected[0].actions_sha256
+    assert summary.episodes[0].actions_sha256 != run_in_process("push", base, 1, 0)[0].actions_sha256
+
+
+def test_realtime_mode_steps_at_the_control_rate(domain_id):
+    graph = load_graph("push_sim", {"episodes": 1, "mode": "realtime"})
+    status, summary = run_graph(graph, domain_id, GRAPH_TIMEOUT_S)
+    assert status == 0
+    assert summary.episodes[0].steps == 50
+    assert 10 < summary.control_rate_hz < 30  # 25 Hz asked; wide bounds for a loaded CI machine
+
+
+@pytest.mark.parametrize("node, parameter, message", [
+    ("mujoco_bridge", "mode:=bogus", "mode must be one of"),
+    ("base_controller", "controller:=nope", "unknown base controller 'nope'"),
+    ("arbitration", "residual_fallback:=guess", "residual_fallback must be"),
+    ("residual_policy", "task:=nope", "unknown task 'nope'"),
+])
+def test_unknown_parameter_values_stop_the_node_with_a_clear_error(domain_id, processes, node, parameter, message):
+    process = processes.start(["-m", f"rpl_ros.nodes.{node}", "--ros-args", "-p", parameter])
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert message in output and "Traceback" not in output
+
+
+def node_outputs(process) -> str:
+    process.send_signal(signal.SIGINT)
+    return process.communicate(timeout=10)[0]
+
+
+def test_bad_observations_get_no_answer_and_a_logged_error(ros_context, processes, tmp_path):
+    """Wrong size, wrong labels and NaN are refused (no action: the arbitration then holds); a good one is answered.
+    A missing model file leaves the residual node up, saying why on /diagnostics, and answering nothing."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    from rclpy.node import Node
+    from sensor_msgs.msg import JointState
+
+    from rpl_ros.nodes.common import BASE_ACTION, CONTROL_QOS, OBSERVATION, RESIDUAL_ACTION, joint_state
+
+    base = processes.start(["-m", "rpl_ros.nodes.base_controller"])
+    residual = processes.start(["-m", "rpl_ros.nodes.residual_policy"])
+    missing = processes.start(["-m", "rpl_ros.nodes.residual_policy", "--ros-args", "-r", "__node:=no_model",
+                               "-r", f"{RESIDUAL_ACTION}:=/no_model/residual_action",
+                               "-p", f"model_path:={tmp_path / 'absent.onnx'}"])
+    node = Node("probe", context=ros_context)
+    answers = {BASE_ACTION: [], RESIDUAL_ACTION: [], "/no_model/residual_action": []}
+    for topic, received in answers.items():
+        node.create_subscription(JointState, topic, lambda msg, r=received: r.append(msg), CONTROL_QOS)
+    diagnostics = {}
+    node.create_subscription(DiagnosticArray, "/diagnostics",
+                             lambda msg: diagnostics.update({s.name: s for s in msg.status}), 10)
+    publisher = node.create_publisher(JointState, OBSERVATION, CONTROL_QOS)
+    from rclpy.executors import SingleThreadedExecutor
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+
+    def spin_for(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+
+    deadline = time.monotonic() + 60
+    while publisher.get_subscription_count() < 3 and time.monotonic() < deadline:
+        spin_for(0.1)
+    assert publisher.get_subscription_count() == 3
+    good = CODEC.encode({k: np.full(n, 0.5) for k, n in CODEC.sizes.items()})
+    nan = good.copy()
+    nan[3] = np.nan
+    bad_messages = [joint_state(node.get_clock().now().to_msg(), CODEC.names[:-1], good[:-1]),
+                    joint_state(node.get_clock().now().to_msg(), CODEC.names, nan),
+                    joint_state(node.get_clock().now().to_msg(), list(reversed(CODEC.names)), good)]
+    for msg in bad_messages:
+        for _ in range(3):
+            publisher.publish(msg)
+            spin_for(0.1)
+    spin_for(1.0)
+    assert answers[BASE_ACTION] == [] and answers[RESIDUAL_ACTION] == []
+    good_msg = joint_state(node.get_clock().now().to_msg(), CODEC.names, good)
+    deadline = time.monotonic() + 20
+    while not (answers[BASE_ACTION] and answers[RESIDUAL_ACTION]) and time.monotonic() < deadline:
+        publisher.publish(good_msg)
+        spin_for(0.2)
+    assert answers[BASE_ACTION] and answers[RESIDUAL_ACTION]
+    assert answers[BASE_ACTION][0].header.stamp == good_msg.header.stamp
+    assert list(answers[RESIDUAL_ACTION][0].position) == [0.0, 0.0, 0.0, 0.0]
+    assert answers["/no_model/residual_action"] == []
+    assert missing.poll() is None  # up, reporting, not crashing in a loop
+    spin_for(1.5)
+    no_model = diagnostics["rpl_ros/no_model"]
+    assert no_model.level == DiagnosticStatus.ERROR and "cannot use model" in no_model.message
+    assert {v.key for v in diagnostics["rpl_ros/base_controller"].values} == {"rate_hz"}
+    assert "zero residual" in {v.value for v in diagnostics["rpl_ros/residual_policy"].values}
+    executor.shutdown()
+    node.destroy_node()
+    for process, expected in ((base, "refusing observation: observation has 30 values, expected 31"),
+                              (residual, "refusing observation"),
+                              (missing, "cannot use model")):
+        output = node_outputs(process)
+        assert expected in output and "Traceback" not in output
+
+
+def graph_processes(domain_id: int):
+    """Node processes of this test's graph, found by the domain id in their environment."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            cmdline = (proc / "cmdline").read_bytes()
+        except (OSError, PermissionError):
+            continue
+        if f"ROS_DOMAIN_ID={domain_id}".encode() in environ and b"rpl_ros.nodes." in cmdline:
+            found.append(int(proc.name))
+    return found
+
+
+def test_ctrl_c_stops_every_node_cleanly(domain_id):
+    env = dict(os.environ)
+    launcher = subprocess.Popen([sys.executable, "-m", "rpl_ros.cli", "launch", "push_sim", "--episodes", "1000",
+                                 "--domain-id", str(domain_id)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env=env)
+    try:
+        lines = []
+        for line in launcher.stdout:
+            lines.append(line)
+            if "episode 0 (seed 0)" in line:
+                break
+        assert len(graph_processes(domain_id)) == 4
+        launcher.send_signal(signal.SIGINT)
+        rest, _ = launcher.communicate(timeout=30)
+        assert launcher.returncode == 130
+        assert "Traceback" not in "".join(lines) + rest
+        assert graph_processes(domain_id) == []
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+        for pid in graph_processes(domain_id):
+            os.kill(pid, signal.SIGKILL)
