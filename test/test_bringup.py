@@ -1,0 +1,55 @@
+"""The graph description shared by launch files and the runner."""
+import pytest
+import yaml
+
+from rpl_ros.bringup import LAUNCH_ARGUMENTS, argument_defaults, load_graph
+from rpl_ros.cli import build_parser
+
+
+def test_push_sim_has_the_four_nodes_with_their_yaml_defaults():
+    graph = load_graph("push_sim")
+    assert [n.name for n in graph.nodes] == ["mujoco_bridge", "base_controller", "residual_policy", "arbitration"]
+    assert graph.node("mujoco_bridge").parameters["mode"] == "lockstep"
+
+
+def test_a_launch_argument_overrides_every_node_that_has_it():
+    graph = load_graph("push_sim", {"task": "push", "episodes": "20", "render": "true", "max_age": "1"})
+    assert all(n.parameters["task"] == "push" for n in graph.nodes)
+    bridge = graph.node("mujoco_bridge").parameters
+    assert bridge["episodes"] == 20 and bridge["render"] is True
+    assert graph.node("arbitration").parameters["max_age"] == 1.0  # an int given for a float stays a float
+
+
+def test_node_qualified_override_and_params_file_round_trip():
+    graph = load_graph("push_sim", {"arbitration.residual_scale": 0.5})
+    params = yaml.safe_load(graph.params_yaml())
+    assert params["arbitration"]["ros__parameters"]["residual_scale"] == 0.5
+    assert params["mujoco_bridge"]["ros__parameters"]["episodes"] == 10
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"episodes": "ten"}, "mujoco_bridge.episodes: 'ten' is not a int"),
+    ({"no_such_parameter": "1"}, "no node of graph 'push_sim' has a parameter 'no_such_parameter'"),
+    ({"mujoco_bridge.max_age": "1"}, "has a parameter 'mujoco_bridge.max_age'"),
+])
+def test_bad_overrides_are_clear_errors(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        load_graph("push_sim", overrides)
+
+
+def test_unknown_graph_names_the_known_ones():
+    with pytest.raises(ValueError, match="no graph config 'nope'; known: .*push_sim"):
+        load_graph("nope")
+
+
+def test_launch_argument_defaults_come_from_the_yaml():
+    defaults = argument_defaults(load_graph("push_sim"))
+    assert set(defaults) <= set(LAUNCH_ARGUMENTS)
+    assert defaults["render"] == "false" and defaults["episodes"] == "10" and defaults["model_path"] == ""
+
+
+def test_cli_help_explains_the_launch_command(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["launch", "--help"])
+    help_text = capsys.readouterr().out
+    assert "--episodes" in help_text and "zero residual" in help_text
