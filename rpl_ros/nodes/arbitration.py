@@ -37,12 +37,13 @@ class Arbitration(Node):
         self.arbiter = Arbiter(config, self.size)
         self.pair_timeout, self.residual_timeout = p["pair_timeout"], p["residual_timeout"]
         self.pending = OrderedDict()  # stamp key -> [stamp, base, residual, base arrival time]
-        self.residual_seen = time.monotonic()  # a grace period at start for the residual node to appear
+        self.residual_seen = time.monotonic()
         self.estopped, self.mode = False, RESIDUAL
         self.modes, self.rate, self.last_reason = Counter(), RateMeter(), ""
         self.publisher = self.create_publisher(JointState, ACTION, CONTROL_QOS)
         self.create_subscription(JointState, BASE_ACTION, self.on_base, CONTROL_QOS)
-        self.create_subscription(JointState, RESIDUAL_ACTION, self.on_residual, CONTROL_QOS)
+        self.residual_sub = self.create_subscription(JointState, RESIDUAL_ACTION, self.on_residual, CONTROL_QOS)
+        self.residual_publishers = 0
         self.create_timer(min(self.pair_timeout / 4, 0.01), self.flush_expired)
         self.create_service(Trigger, "~/estop", self.on_estop)
         self.create_service(Trigger, "~/resume", self.on_resume)
@@ -68,8 +69,16 @@ class Arbitration(Node):
         entry[1], entry[3] = self.parse(msg, "base"), time.monotonic()
         if entry[1] is None:
             self.publish(key, base=None, residual=None)
-        elif entry[2] is not None or time.monotonic() - self.residual_seen > self.residual_timeout:
+        elif entry[2] is not None or not self.residual_expected():
             self.publish(key, entry[1], entry[2])
+
+    def residual_expected(self) -> bool:
+        """Wait for a residual only while a residual node is in the graph and has not been silent too long."""
+        publishers = self.residual_sub.get_publisher_count()
+        if publishers > self.residual_publishers:
+            self.residual_seen = time.monotonic()  # a residual node (re)appeared: give it time to answer
+        self.residual_publishers = publishers
+        return publishers > 0 and time.monotonic() - self.residual_seen < self.residual_timeout
 
     def on_residual(self, msg: JointState):
         key, entry = self.entry(msg)

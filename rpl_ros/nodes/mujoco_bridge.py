@@ -29,7 +29,8 @@ class MujocoBridge(Node):
     def __init__(self):
         super().__init__("mujoco_bridge")
         p = parameters(self, {"task": "push", "episodes": 10, "seed": 0, "mode": "lockstep", "control_rate": 25.0,
-                              "resend_period": 0.2, "render": False, "summary_path": ""})
+                              "resend_period": 0.2, "render": False, "summary_path": "",
+                              "wait_for_subscribers": 2})
         if p["mode"] not in MODES:
             raise ConfigError(f"mode must be one of {MODES}, got {p['mode']!r}")
         if p["episodes"] < 1 or p["control_rate"] <= 0:
@@ -54,7 +55,10 @@ class MujocoBridge(Node):
             self.create_timer(1.0 / p["control_rate"], self.realtime_cycle)
         Diagnostics(self, self.status)
         self.get_logger().info(f"{p['task']}: {p['episodes']} episodes from seed {p['seed']}, {p['mode']} mode")
-        self.publish_observation()
+
+    def graph_ready(self) -> bool:
+        """The first observation waits for its answerers, so no episode starts with half a graph."""
+        return self.obs_pub.get_subscription_count() >= self.p["wait_for_subscribers"]
 
     @property
     def finished(self) -> bool:
@@ -80,14 +84,15 @@ class MujocoBridge(Node):
             self.apply(action)
 
     def resend_if_unanswered(self):
-        if not self.sim.done and time.monotonic() - self.sent_at >= self.p["resend_period"]:
+        if not self.sim.done and time.monotonic() - self.sent_at >= self.p["resend_period"] and self.graph_ready():
             self.publish_observation()
 
     def realtime_cycle(self):
         if self.sim.done:
             return
         if self.started is None and self.answer is None:
-            self.publish_observation()  # nothing answers yet: the graph is still starting, do not step
+            if self.graph_ready():
+                self.publish_observation()  # nothing answers yet: the graph is still starting, do not step
             return
         if self.answer is None:
             self.missed += 1
