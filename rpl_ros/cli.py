@@ -1,6 +1,7 @@
 """rpl-ros: the command line of rpl_ros.
 
   rpl-ros launch push_sim [--episodes N] [--mode lockstep|realtime] ...   run a node graph over DDS
+  rpl-ros train --task push --steps N [--base none] [--resume] ...         train a residual, export ONNX
 """
 import argparse
 import os
@@ -67,6 +68,18 @@ def cmd_launch(args) -> int:
     return status
 
 
+def cmd_train(args) -> int:
+    from rpl_ros.learn.config import args_from_namespace
+    from rpl_ros.learn.train import train  # torch is imported here only, never by `rpl-ros launch`
+
+    train_args = args_from_namespace(args)
+    result = train(train_args)
+    print(f"{train_args.task}: success {result['success']:.2f}, return {result['return']:.1f} over "
+          f"{train_args.eval_episodes} evaluation episodes (seeds {train_args.eval_seed}..); residual exported to "
+          f"{train_args.run_dir}/residual.onnx")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rpl-ros", description="Residual Policy Learning on a ROS 2 graph.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--timeout", type=float, help="stop the graph after this many seconds")
     launch.add_argument("--no-check", action="store_true", help="skip the zero-residual == base check")
     launch.set_defaults(func=cmd_launch)
+    from rpl_ros.learn.config import add_arguments  # torch-free: only the learner's settings
+    train = sub.add_parser(
+        "train", help="train a residual policy in-process (DDPG/TD3 + HER) and export it as ONNX",
+        description="Train the residual f(s) on top of the task's base controller (or from scratch with "
+                    "--base none) on vectorized MuJoCo environments, evaluating and checkpointing every "
+                    "--eval-every steps (progress.csv, TensorBoard under tb/, checkpoint.pt in --run-dir), then "
+                    "export residual.onnx for `rpl-ros launch push_sim --model-path`.")
+    add_arguments(train)
+    train.set_defaults(func=cmd_train)
     return parser
 
 

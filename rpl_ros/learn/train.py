@@ -1,0 +1,350 @@
+"""Residual Policy Learning: DDPG (or TD3) + HER on the residual MDP, with zero init and critic burn-in.
+
+Read top to bottom: the residual policy, the burn-in gate, the update rule, collection and evaluation, the
+run (checkpoints, logs, ONNX export). The paper's ideas each have one place:
+  residual sum          ``residual_actions`` -> rpl_ros.core.arbitration.residual_sum (the graph's own sum)
+  zero-initialised f    ``Actor(zero_init_last_layer=True)`` in networks.py
+  critic burn-in        ``BurnInGate``
+  HER relabelling       ``her_sample`` in replay.py
+The learner works in the residual MDP: the agent's action is f(s) in [-1, 1]; the environment receives
+clip(pi(s) + scale * f(s), -1, 1), with pi(s) computed at every step from the observation the actor sees.
+With ``base='none'`` pi(s) = 0 and this is plain DDPG/TD3 + HER, the paper's from-scratch comparison.
+"""
+import copy
+import csv
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from rpl_ros.core.arbitration import residual_sum
+from rpl_ros.core.controllers import make_controller
+from rpl_ros.core.episodes import run_in_process
+from rpl_ros.core.observation import ObservationCodec
+from rpl_ros.core.tasks import make_env, task_spec
+from rpl_ros.learn.config import NO_BASE, TASK_BASE, Args
+from rpl_ros.learn.export import export_residual
+from rpl_ros.learn.networks import Actor, Critic, Normalizer
+from rpl_ros.learn.replay import EpisodeReplay, her_sample
+
+TRAIN_SEED_STRIDE = 1_000_000
+"""training episode seeds start at (seed + 1) * stride, far from the evaluation seeds"""
+
+
+# --- the residual policy --------------------------------------------------------------------------------
+
+def make_base(args: Args) -> Optional[Callable]:
+    """pi(s), or None to learn from scratch."""
+    if args.base == NO_BASE:
+        return None
+    return make_controller(task_spec(args.task).controller if args.base == TASK_BASE else args.base)
+
+
+def policy_inputs(observation: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """ObservationCodec.policy_input for a batch: [observation, desired goal] along the last axis, float32."""
+    return np.concatenate([observation, goal], axis=-1).astype(np.float32)
+
+
+def residual_actions(base: Optional[Callable], obs: Dict[str, np.ndarray], residual: np.ndarray,
+                     scale: float) -> np.ndarray:
+    """The action the environment receives, for a batch: clip(pi(s) + scale * f(s)), the graph's same sum."""
+    rows = [{key: value[i] for key, value in obs.items()} for i in range(residual.shape[0])]
+    base_actions = np.stack([base(row) for row in rows]) if base else np.zeros_like(residual, dtype=np.float64)
+    return residual_sum(base_actions, residual.astype(np.float64), scale)
+
+
+def deployed_policy(actor: Actor, base: Optional[Callable], scale: float) -> Callable:
+    """What the graph does for one observation: residual_sum(pi(s), scale * f(policy_input(s)))."""
+
+    def policy(obs: Dict[str, np.ndarray]) -> np.ndarray:
+        with torch.no_grad():
+            residual = actor(torch.as_tensor(ObservationCodec.policy_input(obs))[None])[0].numpy()
+        return residual_actions(base, {key: value[None] for key, value in obs.items()}, residual[None], scale)[0]
+
+    return policy
+
+
+# --- critic burn-in -------------------------------------------------------------------------------------
+
+class BurnInGate:
+    """The actor stays frozen until the critic has burnt in; once released, it stays released.
+
+    'critic_loss' (the paper): release when a cycle's mean critic loss is below beta.
+    'q_change' (the reference code): release when the cycle's mean Q changed by less than beta since the last.
+    'off': the actor learns from the first update.
+    """
+
+    def __init__(self, mode: str, beta: float):
+        self.mode, self.beta = mode, beta
+        self.released = mode == "off"
+        self.released_at_step: Optional[int] = 0 if self.released else None
+        self.last_mean_q: Optional[float] = None
+
+    def judge(self, critic_loss: float, mean_q: float, step: int) -> bool:
+        """Look at one cycle of critic updates; True when this cycle released the actor."""
+        if self.released:
+            return False
+        if self.mode == "critic_loss":
+            self.released = critic_loss < self.beta
+        else:
+            self.released = self.last_mean_q is not None and abs(mean_q - self.last_mean_q) < self.beta
+        self.last_mean_q = mean_q
+        if self.released:
+            self.released_at_step = step
+        return self.released
+
+
+# --- the update rule ------------------------------------------------------------------------------------
+
+class ResidualLearner:
+    """DDPG, or TD3, on batches of (HER-relabelled) transitions of the residual MDP."""
+
+    def __init__(self, args: Args, obs_dim: int, act_dim: int, gamma: float):
+        self.args, self.gamma = args, gamma
+        self.normalizer = Normalizer(obs_dim, args.obs_clip)
+        self.actor = Actor(self.normalizer, obs_dim, act_dim, args.hidden, args.zero_init_last_layer)
+        n_critics = 2 if args.algorithm == "td3" else 1
+        self.critics = torch.nn.ModuleList(Critic(self.normalizer, obs_dim, act_dim, args.hidden)
+                                           for _ in range(n_critics))
+        # Targets share the one normalizer: copy everything else.
+        self.actor_target = copy.deepcopy(self.actor)
+        self.critic_targets = copy.deepcopy(self.critics)
+        self.actor_target.normalizer = self.normalizer
+        for target in self.critic_targets:
+            target.normalizer = self.normalizer
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=args.lr_actor)
+        self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=args.lr_critic)
+        self.q_max = 0.0
+        self.q_min = -1.0 / (1.0 - gamma) if args.clip_target else -float("inf")
+        self.updates = 0
+
+    def update(self, batch: Dict[str, np.ndarray], train_actor: bool) -> Dict[str, float]:
+        args = self.args
+        obs = torch.as_tensor(policy_inputs(batch["observation"], batch["goal"]))
+        next_obs = torch.as_tensor(policy_inputs(batch["next_observation"], batch["goal"]))
+        action, reward = torch.as_tensor(batch["action"]), torch.as_tensor(batch["reward"])
+        with torch.no_grad():
+            next_action = self.actor_target(next_obs)
+            if args.algorithm == "td3":  # target policy smoothing
+                noise = (torch.randn_like(next_action) * args.td3_policy_noise).clamp(-args.td3_noise_clip,
+                                                                                       args.td3_noise_clip)
+                next_action = (next_action + noise).clamp(-1.0, 1.0)
+            next_q = torch.min(torch.stack([target(next_obs, next_action) for target in self.critic_targets]), 0)[0]
+            # Fetch tasks never terminate (episodes are truncated at T), so no done mask.
+            target_q = (reward + self.gamma * next_q).clamp(self.q_min, self.q_max)
+        qs = [critic(obs, action) for critic in self.critics]
+        critic_loss = sum(F.mse_loss(q, target_q) for q in qs)
+        self.critic_optimizer.zero_grad()
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        stats = {"critic_loss": critic_loss.item(), "mean_q": qs[0].mean().item()}
+
+        self.updates += 1
+        delayed = args.algorithm == "td3" and self.updates % args.td3_policy_delay != 0
+        if train_actor and not delayed:
+            residual = self.actor(obs)
+            actor_loss = -self.critics[0](obs, residual).mean() + args.action_l2 * residual.pow(2).mean()
+            self.actor_optimizer.zero_grad()
+            actor_loss.backward()
+            self.actor_optimizer.step()
+            stats["actor_loss"] = actor_loss.item()
+        return stats
+
+    def update_targets(self):
+        with torch.no_grad():
+            for online, target in ((self.actor, self.actor_target), (self.critics, self.critic_targets)):
+                for p, p_target in zip(online.parameters(), target.parameters()):
+                    p_target.mul_(self.args.polyak).add_((1.0 - self.args.polyak) * p)
+
+    def state_dict(self) -> dict:
+        return {name: getattr(self, name).state_dict() for name in
+                ("actor", "critics", "actor_target", "critic_targets", "actor_optimizer", "critic_optimizer")} \
+            | {"updates": self.updates}
+
+    def load_state_dict(self, state: dict):
+        for name, value in state.items():
+            if name == "updates":
+                self.updates = value
+            else:
+                getattr(self, name).load_state_dict(value)
+
+
+# --- collecting and evaluating --------------------------------------------------------------------------
+
+def make_vector_env(args: Args) -> gym.vector.VectorEnv:
+    """``num_envs`` copies of the task; episodes are reset by the loop, so all run in step (fixed length T)."""
+    env_fns = [lambda: make_env(args.task)] * args.num_envs
+    mode = gym.vector.AutoresetMode.DISABLED
+    if args.async_envs:
+        return gym.vector.AsyncVectorEnv(env_fns, autoreset_mode=mode)
+    return gym.vector.SyncVectorEnv(env_fns, autoreset_mode=mode)
+
+
+def collect_rollout(envs, actor: Actor, base, args: Args, horizon: int, rng: np.random.Generator,
+                    seed: int) -> Dict[str, np.ndarray]:
+    """One episode in each environment with exploration on the residual; returns them as replay episodes."""
+    obs, _ = envs.reset(seed=seed)
+    episode = {"observation": [obs["observation"]], "achieved_goal": [obs["achieved_goal"]],
+               "desired_goal": [], "action": []}
+    for _ in range(horizon):
+        with torch.no_grad():
+            residual = actor(torch.as_tensor(policy_inputs(obs["observation"], obs["desired_goal"]))).numpy()
+        residual = np.clip(residual + args.noise_eps * rng.standard_normal(residual.shape), -1.0, 1.0)
+        explore = rng.random(residual.shape[0]) < args.random_eps
+        residual[explore] = rng.uniform(-1.0, 1.0, (int(explore.sum()), residual.shape[1]))
+        episode["desired_goal"].append(obs["desired_goal"])
+        episode["action"].append(residual)
+        obs, _, _, _, info = envs.step(residual_actions(base, obs, residual, args.residual_scale))
+        episode["observation"].append(obs["observation"])
+        episode["achieved_goal"].append(obs["achieved_goal"])
+    episodes = {key: np.stack(values, axis=1).astype(np.float32) for key, values in episode.items()}
+    episodes["success"] = np.asarray(info["is_success"], dtype=np.float32)
+    return episodes
+
+
+def evaluate(actor: Actor, base, args: Args) -> Dict[str, float]:
+    """Deterministic episodes (no noise) through rpl_ros.core.episodes, the loop the graph's bridge runs."""
+    results = run_in_process(args.task, deployed_policy(actor, base, args.residual_scale), args.eval_episodes,
+                             args.eval_seed)
+    return {"success": float(np.mean([r.success for r in results])),
+            "return": float(np.mean([r.episode_return for r in results]))}
+
+
+# --- the run --------------------------------------------------------------------------------------------
+
+CSV_FIELDS = ("step", "episodes", "wall_s", "eval_success", "eval_return", "train_success", "critic_loss",
+              "mean_q", "actor_released")
+
+
+@dataclass
+class Progress:
+    step: int = 0
+    episodes: int = 0
+    cycles: int = 0
+    wall_s: float = 0.0
+
+
+def train(args: Args) -> Dict[str, float]:
+    """Train, evaluating and checkpointing every ``eval_every`` steps; export the residual at the end.
+
+    Returns the last evaluation. Everything lands in ``args.run_dir``.
+    """
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    envs = make_vector_env(args)
+    probe_env = make_env(args.task)
+    horizon = probe_env.spec.max_episode_steps
+    reward_env = probe_env.unwrapped  # its compute_reward recomputes rewards for HER's relabelled goals
+    gamma = args.gamma if args.gamma is not None else 1.0 - 1.0 / horizon
+    space = reward_env.observation_space
+    obs_dim = space["observation"].shape[0] + space["desired_goal"].shape[0]
+    act_dim = reward_env.action_space.shape[0]
+    base = make_base(args)
+
+    learner = ResidualLearner(args, obs_dim, act_dim, gamma)
+    replay = EpisodeReplay(args.buffer_episodes, horizon, {"observation": space["observation"].shape[0],
+                                                           "goal": space["desired_goal"].shape[0],
+                                                           "action": act_dim})
+    gate = BurnInGate(args.burn_in, args.burn_in_beta)
+    progress = Progress()
+    checkpoint_path = run_dir / "checkpoint.pt"
+    if args.resume:
+        checkpoint = torch.load(checkpoint_path, weights_only=False)
+        learner.load_state_dict(checkpoint["learner"])
+        replay.load_state(checkpoint["replay"])
+        gate.__dict__.update(checkpoint["gate"])
+        progress = Progress(**checkpoint["progress"])
+        rng.bit_generator.state = checkpoint["numpy_rng"]
+        torch.set_rng_state(checkpoint["torch_rng"])
+        print(f"resumed {run_dir} at step {progress.step}")
+    future_p = 1.0 - 1.0 / (1.0 + args.her_k)
+
+    def save_checkpoint():
+        torch.save({"args": asdict(args), "learner": learner.state_dict(), "replay": replay.state(),
+                    "gate": dict(gate.__dict__), "progress": asdict(progress), "numpy_rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state()}, checkpoint_path)
+
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=progress.step or None)
+    csv_path = run_dir / "progress.csv"
+    csv_file = csv_path.open("a" if args.resume else "w", newline="")
+    csv_writer = csv.DictWriter(csv_file, CSV_FIELDS)
+    if not args.resume:
+        csv_writer.writeheader()
+    bar = tqdm(total=args.steps, initial=progress.step, disable=not args.progress_bar, unit="step",
+               desc=f"{args.task} {'RPL' if base else 'scratch'} {args.algorithm}")
+    started = time.monotonic() - progress.wall_s
+    last_eval: Dict[str, float] = {}
+    next_eval = (progress.step // args.eval_every + 1) * args.eval_every
+    if progress.step == 0:
+        last_eval = evaluate(learner.actor, base, args)  # step 0: the base alone (zero residual)
+        csv_writer.writerow({"step": 0, "episodes": 0, "wall_s": 0.0, "eval_success": last_eval["success"],
+                             "eval_return": last_eval["return"], "actor_released": int(gate.released)})
+    try:
+        while progress.step < args.steps:
+            train_success = []
+            for _ in range(args.rollouts_per_cycle):
+                seed = (args.seed + 1) * TRAIN_SEED_STRIDE + progress.episodes
+                episodes = collect_rollout(envs, learner.actor, base, args, horizon, rng, seed)
+                train_success.append(episodes.pop("success"))
+                replay.add(episodes)
+                # Normalizer statistics from the new episodes, with the goals HER will show the networks.
+                fresh = her_sample(episodes, args.num_envs * horizon, rng, future_p, reward_env.compute_reward)
+                learner.normalizer.update(policy_inputs(fresh["observation"], fresh["goal"]))
+                progress.episodes += args.num_envs
+                progress.step += args.num_envs * horizon
+                bar.update(args.num_envs * horizon)
+            stats: List[Dict[str, float]] = []
+            for _ in range(args.updates_per_cycle):
+                batch = replay.sample(args.batch_size, rng, future_p, reward_env.compute_reward)
+                stats.append(learner.update(batch, train_actor=gate.released))
+            learner.update_targets()
+            progress.cycles += 1
+            critic_loss = float(np.mean([s["critic_loss"] for s in stats]))
+            mean_q = float(np.mean([s["mean_q"] for s in stats]))
+            if gate.judge(critic_loss, mean_q, progress.step):
+                tqdm.write(f"burn-in over at step {progress.step}: actor released "
+                           f"({gate.mode}: critic loss {critic_loss:.3f}, mean Q {mean_q:.2f}, beta {gate.beta})")
+            writer.add_scalar("train/critic_loss", critic_loss, progress.step)
+            writer.add_scalar("train/mean_q", mean_q, progress.step)
+            writer.add_scalar("train/actor_released", float(gate.released), progress.step)
+            writer.add_scalar("train/success", float(np.mean(train_success)), progress.step)
+            actor_losses = [s["actor_loss"] for s in stats if "actor_loss" in s]
+            if actor_losses:
+                writer.add_scalar("train/actor_loss", float(np.mean(actor_losses)), progress.step)
+
+            if progress.step >= next_eval or progress.step >= args.steps:
+                next_eval = (progress.step // args.eval_every + 1) * args.eval_every
+                progress.wall_s = time.monotonic() - started
+                last_eval = evaluate(learner.actor, base, args)
+                writer.add_scalar("eval/success", last_eval["success"], progress.step)
+                writer.add_scalar("eval/return", last_eval["return"], progress.step)
+                csv_writer.writerow({"step": progress.step, "episodes": progress.episodes,
+                                     "wall_s": round(progress.wall_s, 1), "eval_success": last_eval["success"],
+                                     "eval_return": last_eval["return"],
+                                     "train_success": float(np.mean(train_success)), "critic_loss": critic_loss,
+                                     "mean_q": mean_q, "actor_released": int(gate.released)})
+                csv_file.flush()
+                bar.set_postfix(success=last_eval["success"], released=gate.released)
+                save_checkpoint()
+    finally:
+        bar.close()
+        writer.close()
+        csv_file.close()
+        envs.close()
+        probe_env.close()
+    # Probe the export on stored states: the inputs the residual will meet.
+    probe = replay.sample(256, np.random.default_rng(0), 0.0, reward_env.compute_reward)
+    (run_dir / "residual.onnx").write_bytes(export_residual(learner.actor, policy_inputs(probe["observation"],
+                                                                                          probe["goal"])))
+    return last_eval

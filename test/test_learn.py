@@ -1,0 +1,246 @@
+"""The learner's mechanics on the real FetchPush task, real torch and real onnxruntime (learning itself is
+shown in bench/, not asserted here)."""
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from rpl_ros.core.controllers import make_controller
+from rpl_ros.core.observation import ObservationCodec
+from rpl_ros.core.tasks import make_env
+from rpl_ros.learn.config import Args
+from rpl_ros.learn.export import PARITY_TOLERANCE, actor_to_onnx, onnx_parity_error
+from rpl_ros.learn.networks import Actor, Normalizer
+from rpl_ros.learn.replay import EpisodeReplay, her_sample
+from rpl_ros.learn.train import (BurnInGate, ResidualLearner, collect_rollout, deployed_policy, make_base,
+                                 make_vector_env, policy_inputs, residual_actions, train)
+
+OBS_DIM, ACT_DIM, HORIZON = 28, 4, 50
+SMALL = Args(hidden=(32, 32), batch_size=32, updates_per_cycle=4, num_envs=2, async_envs=False,
+             eval_episodes=2, progress_bar=False)
+
+
+@pytest.fixture(scope="module")
+def push_env():
+    env = make_env("push")
+    yield env
+    env.close()
+
+
+def fetch_obs(env, seed, steps=0):
+    obs, _ = env.reset(seed=seed)
+    for _ in range(steps):
+        obs, *_ = env.step(env.action_space.sample())
+    return obs
+
+
+def random_episodes(n, rng):
+    return {"observation": rng.normal(size=(n, HORIZON + 1, 25)).astype(np.float32),
+            "achieved_goal": rng.normal(size=(n, HORIZON + 1, 3)).astype(np.float32),
+            "desired_goal": rng.normal(size=(n, HORIZON, 3)).astype(np.float32),
+            "action": rng.uniform(-1, 1, (n, HORIZON, ACT_DIM)).astype(np.float32)}
+
+
+# --- the residual policy --------------------------------------------------------------------------------
+
+def test_zero_initialised_residual_is_exactly_the_base(push_env):
+    torch.manual_seed(0)
+    normalizer = Normalizer(OBS_DIM)
+    normalizer.update(np.random.default_rng(0).normal(3.0, 2.0, (100, OBS_DIM)))
+    actor = Actor(normalizer, OBS_DIM, ACT_DIM, (64, 64), zero_init_last_layer=True)
+    base = make_controller("push")
+    policy = deployed_policy(actor, base, scale=1.0)
+    obs, _ = push_env.reset(seed=3)
+    for _ in range(HORIZON):
+        action = policy(obs)
+        np.testing.assert_array_equal(action, base(obs))
+        obs, *_ = push_env.step(action)
+    # Not a property of any actor: a default-initialised last layer does change the action.
+    moved = Actor(normalizer, OBS_DIM, ACT_DIM, (64, 64), zero_init_last_layer=False)
+    assert not np.array_equal(deployed_policy(moved, base, 1.0)(obs), base(obs))
+
+
+def test_residual_sum_is_scaled_and_clipped_to_the_action_box():
+    obs = {"observation": np.zeros((2, 25)), "desired_goal": np.zeros((2, 3)), "achieved_goal": np.zeros((2, 3))}
+
+    def base(_obs):
+        return np.array([0.9, -0.9, 0.2, 0.0])
+
+    residual = np.array([[0.5, -0.5, 0.5, -1.0], [-1.0, 1.0, 0.0, 0.4]])
+    np.testing.assert_allclose(residual_actions(base, obs, residual, 0.5),
+                               [[1.0, -1.0, 0.45, -0.5], [0.4, -0.4, 0.2, 0.2]])
+    # From scratch the base is zero and the residual is the whole (clipped) action.
+    np.testing.assert_allclose(residual_actions(None, obs, residual, 2.0), np.clip(2.0 * residual, -1, 1))
+
+
+def test_batched_policy_inputs_match_the_graphs_policy_input(push_env):
+    rows = [fetch_obs(push_env, seed, steps=3) for seed in range(4)]
+    batch = policy_inputs(np.stack([r["observation"] for r in rows]), np.stack([r["desired_goal"] for r in rows]))
+    expected = np.stack([ObservationCodec.policy_input(r) for r in rows])
+    assert batch.dtype == np.float32
+    np.testing.assert_array_equal(batch, expected)
+
+
+def test_base_choice():
+    assert make_base(replace(SMALL, base="none")) is None
+    assert make_base(replace(SMALL, base="task")) is not None
+    with pytest.raises(ValueError, match="unknown base controller"):
+        make_base(replace(SMALL, base="nope"))
+    with pytest.raises(ValueError, match="algorithm"):
+        replace(SMALL, algorithm="sac")
+
+
+# --- HER ------------------------------------------------------------------------------------------------
+
+def test_her_relabels_with_future_achieved_goals_and_recomputes_rewards(push_env):
+    rng = np.random.default_rng(0)
+    episodes = random_episodes(3, rng)
+    compute_reward = push_env.unwrapped.compute_reward
+    batch = her_sample(episodes, 2000, np.random.default_rng(1), 1.0, compute_reward)
+    for i in range(2000):
+        # Which stored transition is this, and which later achieved goal became its goal?
+        e, t = map(int, np.argwhere((episodes["observation"][:, :-1] == batch["observation"][i]).all(-1))[0])
+        np.testing.assert_array_equal(batch["next_observation"][i], episodes["observation"][e, t + 1])
+        later = np.flatnonzero((episodes["achieved_goal"][e] == batch["goal"][i]).all(-1))
+        assert later.size and later.max() > t, "relabelled goal must come from a later step of the same episode"
+    achieved_next = np.stack([episodes["achieved_goal"][e, t + 1] for e, t in (
+        map(int, np.argwhere((episodes["observation"][:, :-1] == o).all(-1))[0]) for o in batch["observation"])])
+    expected = -(np.linalg.norm(achieved_next - batch["goal"], axis=-1) > 0.05).astype(np.float32)
+    np.testing.assert_array_equal(batch["reward"], expected)
+    assert (batch["reward"] == 0).any() and (batch["reward"] == -1).any()
+
+    original = her_sample(episodes, 500, np.random.default_rng(2), 0.0, compute_reward)
+    assert all(((episodes["desired_goal"] == g).all(-1)).any() for g in original["goal"])
+    mixed = her_sample(episodes, 4000, np.random.default_rng(3), 0.8, compute_reward)
+    kept = np.mean([((episodes["desired_goal"] == g).all(-1)).any() for g in mixed["goal"]])
+    assert 0.17 < kept < 0.23  # k = 4: one real goal for four relabelled ones
+
+
+def test_replay_is_a_ring_of_whole_episodes():
+    rng = np.random.default_rng(0)
+    replay = EpisodeReplay(4, HORIZON, {"observation": 25, "goal": 3, "action": ACT_DIM})
+    batches = [random_episodes(3, rng), random_episodes(3, rng)]
+    for episodes in batches:
+        replay.add(episodes)
+    assert replay.size == 4 and replay.next == 2
+    np.testing.assert_array_equal(replay.data["action"][0], batches[1]["action"][1])  # overwrote the oldest
+    np.testing.assert_array_equal(replay.data["action"][3], batches[1]["action"][0])
+
+
+def test_rollout_stores_residual_actions_and_the_states_they_led_to():
+    envs = make_vector_env(SMALL)
+    torch.manual_seed(0)
+    actor = Actor(Normalizer(OBS_DIM), OBS_DIM, ACT_DIM, (16,), zero_init_last_layer=True)
+    episodes = collect_rollout(envs, actor, make_base(SMALL), SMALL, HORIZON, np.random.default_rng(0), seed=7)
+    envs.close()
+    assert episodes["observation"].shape == (2, HORIZON + 1, 25) and episodes["action"].shape == (2, HORIZON, 4)
+    assert np.abs(episodes["action"]).max() <= 1.0 and episodes["success"].shape == (2,)
+    first, _ = make_env("push").reset(seed=7)
+    np.testing.assert_array_equal(episodes["observation"][0, 0], first["observation"].astype(np.float32))
+
+
+# --- burn-in --------------------------------------------------------------------------------------------
+
+def test_burn_in_gates():
+    gate = BurnInGate("critic_loss", beta=1.0)
+    assert not gate.judge(1.5, -3.0, 100) and not gate.released
+    assert gate.judge(0.5, -3.0, 200) and gate.released_at_step == 200
+    assert not gate.judge(5.0, -3.0, 300) and gate.released  # released for good
+
+    gate = BurnInGate("q_change", beta=1.0)
+    assert not gate.judge(0.1, -2.0, 100)  # no previous mean Q to compare with
+    assert not gate.judge(0.1, -4.0, 200)
+    assert gate.judge(0.1, -4.5, 300) and gate.released_at_step == 300
+    assert BurnInGate("off", 1.0).released
+
+
+def test_actor_is_frozen_during_burn_in_and_learns_after():
+    torch.manual_seed(0)
+    args = replace(SMALL, polyak=0.5)
+    learner = ResidualLearner(args, OBS_DIM, ACT_DIM, gamma=0.98)
+    episodes = random_episodes(4, np.random.default_rng(0))
+    compute_reward = make_env("push").unwrapped.compute_reward
+    rng = np.random.default_rng(1)
+
+    def snapshot(module):
+        return [p.detach().clone() for p in module.parameters()]
+
+    actor_before, critic_before = snapshot(learner.actor), snapshot(learner.critics)
+    for _ in range(5):
+        stats = learner.update(her_sample(episodes, 32, rng, 0.8, compute_reward), train_actor=False)
+        assert "actor_loss" not in stats
+    learner.update_targets()
+    assert all(torch.equal(a, b) for a, b in zip(actor_before, snapshot(learner.actor)))
+    assert not all(torch.equal(a, b) for a, b in zip(critic_before, snapshot(learner.critics)))
+
+    learner.update(her_sample(episodes, 32, rng, 0.8, compute_reward), train_actor=True)
+    assert not all(torch.equal(a, b) for a, b in zip(actor_before, snapshot(learner.actor)))
+
+
+def test_td3_has_twin_critics_and_delays_the_actor():
+    torch.manual_seed(0)
+    learner = ResidualLearner(replace(SMALL, algorithm="td3"), OBS_DIM, ACT_DIM, gamma=0.98)
+    assert len(learner.critics) == 2
+    episodes = random_episodes(2, np.random.default_rng(0))
+    compute_reward = make_env("push").unwrapped.compute_reward
+    rng = np.random.default_rng(1)
+    steps = [learner.update(her_sample(episodes, 32, rng, 0.8, compute_reward), True) for _ in range(4)]
+    assert ["actor_loss" in s for s in steps] == [False, True, False, True]
+
+
+# --- export ---------------------------------------------------------------------------------------------
+
+def test_onnx_export_matches_torch():
+    torch.manual_seed(0)
+    normalizer = Normalizer(OBS_DIM)
+    normalizer.update(np.random.default_rng(0).normal(1.0, 3.0, (500, OBS_DIM)))
+    actor = Actor(normalizer, OBS_DIM, ACT_DIM, (256, 256, 256), zero_init_last_layer=False)
+    inputs = np.random.default_rng(1).normal(1.0, 6.0, (64, OBS_DIM)).astype(np.float32)  # some past the clip
+    error = onnx_parity_error(actor, actor_to_onnx(actor), inputs)
+    assert error <= PARITY_TOLERANCE
+    assert onnx_parity_error(actor, actor_to_onnx(Actor(normalizer, OBS_DIM, ACT_DIM, (256, 256, 256), False)),
+                             inputs) > 1e-3  # the check sees a different network
+
+
+# --- the run --------------------------------------------------------------------------------------------
+
+def test_resume_continues_the_same_run(tmp_path):
+    args = replace(SMALL, steps=400, eval_every=200, seed=3)
+    straight = train(replace(args, run_dir=str(tmp_path / "straight")))
+    train(replace(args, steps=200, run_dir=str(tmp_path / "resumed")))
+    resumed = train(replace(args, run_dir=str(tmp_path / "resumed"), resume=True))
+    assert resumed == straight
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
+    assert a["progress"]["step"] == b["progress"]["step"] == 400
+    for name in ("actor", "critics", "actor_target", "critic_targets"):
+        for key, value in a["learner"][name].items():
+            assert torch.equal(value, b["learner"][name][key]), f"{name}.{key} differs after resume"
+    for key in a["replay"]["data"]:
+        np.testing.assert_array_equal(a["replay"]["data"][key], b["replay"]["data"][key])
+    rows = [(tmp_path / run / "progress.csv").read_text().splitlines() for run in ("straight", "resumed")]
+    assert [r.split(",")[:2] + r.split(",")[3:] for r in rows[0]] == \
+        [r.split(",")[:2] + r.split(",")[3:] for r in rows[1]]  # same rows but wall-clock
+    assert (tmp_path / "resumed" / "residual.onnx").stat().st_size > 0 and any((tmp_path / "resumed" / "tb").iterdir())
+
+
+def test_train_command_exports_a_residual_the_graph_can_load(tmp_path):
+    from rpl_ros.core.residual import ResidualModel
+    run = subprocess.run([sys.executable, "-m", "rpl_ros.cli", "train", "--task", "push", "--steps", "200",
+                          "--hidden", "16", "16", "--batch-size", "16", "--updates-per-cycle", "2",
+                          "--eval-episodes", "1", "--run-dir", str(tmp_path), "--no-progress-bar"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "residual exported" in run.stdout and "burn-in over" in run.stdout
+    ResidualModel((tmp_path / "residual.onnx").read_bytes(), OBS_DIM, ACT_DIM)
+    header, *rows = (tmp_path / "progress.csv").read_text().splitlines()
+    assert header.startswith("step,episodes,wall_s,eval_success") and [r.split(",")[0] for r in rows] == ["0", "200"]
+
+
+def test_launch_never_imports_torch():
+    code = "import sys, rpl_ros.cli; rpl_ros.cli.build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
