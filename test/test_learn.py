@@ -20,7 +20,7 @@ from rpl_ros.learn.train import (BurnInGate, ResidualLearner, collect_rollout, d
 
 OBS_DIM, ACT_DIM, HORIZON = 28, 4, 50
 SMALL = Args(hidden=(32, 32), batch_size=32, updates_per_cycle=4, num_envs=2, async_envs=False,
-             eval_episodes=2, progress_bar=False)
+             eval_episodes=2, burn_in_window=1, progress_bar=False)
 
 
 @pytest.fixture(scope="module")
@@ -145,16 +145,27 @@ def test_rollout_stores_residual_actions_and_the_states_they_led_to():
 # --- burn-in --------------------------------------------------------------------------------------------
 
 def test_burn_in_gates():
-    gate = BurnInGate("critic_loss", beta=1.0)
+    gate = BurnInGate("critic_loss", beta=1.0, window=1)
     assert not gate.judge(1.5, -3.0, 100) and not gate.released
     assert gate.judge(0.5, -3.0, 200) and gate.released_at_step == 200
     assert not gate.judge(5.0, -3.0, 300) and gate.released  # released for good
 
-    gate = BurnInGate("q_change", beta=1.0)
+    gate = BurnInGate("q_change", beta=1.0, window=1)
     assert not gate.judge(0.1, -2.0, 100)  # no previous mean Q to compare with
     assert not gate.judge(0.1, -4.0, 200)
     assert gate.judge(0.1, -4.5, 300) and gate.released_at_step == 300
-    assert BurnInGate("off", 1.0).released
+    assert BurnInGate("off", 1.0, window=1).released
+
+
+def test_burn_in_judges_window_means():
+    gate = BurnInGate("critic_loss", beta=1.0, window=3)
+    assert [gate.judge(loss, 0.0, step) for step, loss in enumerate([0.5, 0.5, 2.5])] == [False] * 3  # mean 1.17
+    assert [gate.judge(loss, 0.0, step) for step, loss in enumerate([0.1, 0.1, 2.5], 3)] == [False, False, True]
+    assert gate.released_at_step == 5
+
+    gate = BurnInGate("q_change", beta=1.0, window=2)
+    judged = [gate.judge(0.0, q, step) for step, q in enumerate([0.0, -2.0, -3.0, -3.0, -3.0, -2.5])]
+    assert judged == [False, False, False, False, False, True]  # window means -1, -3, -2.75
 
 
 def test_actor_is_frozen_during_burn_in_and_learns_after():
@@ -231,7 +242,7 @@ def test_train_command_exports_a_residual_the_graph_can_load(tmp_path):
     from rpl_ros.core.residual import ResidualModel
     run = subprocess.run([sys.executable, "-m", "rpl_ros.cli", "train", "--task", "push", "--steps", "200",
                           "--hidden", "16", "16", "--batch-size", "16", "--updates-per-cycle", "2",
-                          "--eval-episodes", "1", "--run-dir", str(tmp_path), "--no-progress-bar"],
+                          "--eval-episodes", "1", "--burn-in-window", "1", "--run-dir", str(tmp_path), "--no-progress-bar"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "residual exported" in run.stdout and "burn-in over" in run.stdout

@@ -70,7 +70,9 @@ class Args:
     burn_in: str = "critic_loss"
     """actor frozen until: 'critic_loss' < beta (the paper), 'q_change' of mean Q < beta (reference code), 'off'"""
     burn_in_beta: float = 1.0
-    """threshold beta of the burn-in gate, judged on each cycle's mean"""
+    """threshold beta of the burn-in gate"""
+    burn_in_window: int = 50
+    """cycles whose mean the gate judges at once (50 cycles = one epoch of the HER baselines)"""
     td3_policy_noise: float = 0.2
     """TD3: std of the noise on the target action"""
     td3_noise_clip: float = 0.5

@@ -15,7 +15,7 @@ import csv
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -76,26 +76,33 @@ def deployed_policy(actor: Actor, base: Optional[Callable], scale: float) -> Cal
 class BurnInGate:
     """The actor stays frozen until the critic has burnt in; once released, it stays released.
 
-    'critic_loss' (the paper): release when a cycle's mean critic loss is below beta.
-    'q_change' (the reference code): release when the cycle's mean Q changed by less than beta since the last.
+    Judged on the means over each ``window`` cycles of critic updates:
+    'critic_loss' (the paper): release when the mean critic loss is below beta.
+    'q_change' (the reference code): release when the mean Q changed by less than beta since the last window.
     'off': the actor learns from the first update.
     """
 
-    def __init__(self, mode: str, beta: float):
-        self.mode, self.beta = mode, beta
+    def __init__(self, mode: str, beta: float, window: int):
+        self.mode, self.beta, self.window = mode, beta, window
         self.released = mode == "off"
         self.released_at_step: Optional[int] = 0 if self.released else None
         self.last_mean_q: Optional[float] = None
+        self.pending: List[Tuple[float, float]] = []
 
     def judge(self, critic_loss: float, mean_q: float, step: int) -> bool:
-        """Look at one cycle of critic updates; True when this cycle released the actor."""
+        """Take one cycle's means; True when this cycle released the actor."""
         if self.released:
             return False
+        self.pending.append((critic_loss, mean_q))
+        if len(self.pending) < self.window:
+            return False
+        critic_loss, mean_q = np.mean(self.pending, axis=0)
+        self.pending = []
         if self.mode == "critic_loss":
-            self.released = critic_loss < self.beta
+            self.released = bool(critic_loss < self.beta)
         else:
-            self.released = self.last_mean_q is not None and abs(mean_q - self.last_mean_q) < self.beta
-        self.last_mean_q = mean_q
+            self.released = self.last_mean_q is not None and bool(abs(mean_q - self.last_mean_q) < self.beta)
+        self.last_mean_q = float(mean_q)
         if self.released:
             self.released_at_step = step
         return self.released
@@ -256,7 +263,7 @@ def train(args: Args) -> Dict[str, float]:
     replay = EpisodeReplay(args.buffer_episodes, horizon, {"observation": space["observation"].shape[0],
                                                            "goal": space["desired_goal"].shape[0],
                                                            "action": act_dim})
-    gate = BurnInGate(args.burn_in, args.burn_in_beta)
+    gate = BurnInGate(args.burn_in, args.burn_in_beta, args.burn_in_window)
     progress = Progress()
     checkpoint_path = run_dir / "checkpoint.pt"
     if args.resume:
@@ -313,8 +320,8 @@ def train(args: Args) -> Dict[str, float]:
             critic_loss = float(np.mean([s["critic_loss"] for s in stats]))
             mean_q = float(np.mean([s["mean_q"] for s in stats]))
             if gate.judge(critic_loss, mean_q, progress.step):
-                tqdm.write(f"burn-in over at step {progress.step}: actor released "
-                           f"({gate.mode}: critic loss {critic_loss:.3f}, mean Q {mean_q:.2f}, beta {gate.beta})")
+                tqdm.write(f"burn-in over at step {progress.step}: actor released ({gate.mode} over the last "
+                           f"{gate.window} cycles: critic loss, mean Q and its change judged against beta {gate.beta})")
             writer.add_scalar("train/critic_loss", critic_loss, progress.step)
             writer.add_scalar("train/mean_q", mean_q, progress.step)
             writer.add_scalar("train/actor_released", float(gate.released), progress.step)
