@@ -1,0 +1,178 @@
+"""Success versus environment steps: the base alone, RPL (residual on the base), and learning from scratch.
+
+    python bench/learning_curves.py --task push --seeds 3 --steps 50000 [--jobs 2]
+
+Each (variant, seed) is one `rpl-ros train` run in <runs-dir>/<task>/<variant>_s<seed>; a run already there
+is resumed from its checkpoint, so a larger --steps extends the curves instead of starting over. The base
+alone is evaluated in-process on --base-episodes seeded episodes. Writes bench/results/<task>_curves.csv
+(every evaluation of every run), bench/results/<task>_success.png and prints a summary: success at the end,
+steps and wall-clock to first reach --target, and the ratio of steps scratch / RPL.
+"""
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rpl_ros.core.controllers import make_controller
+from rpl_ros.core.episodes import run_in_process
+from rpl_ros.core.tasks import task_spec
+
+RESULTS = Path(__file__).resolve().parent / "results"
+VARIANTS = {
+    "rpl": [],
+    # The paper's from-scratch learner: the same DDPG + HER, no base, default init, no burn-in.
+    "scratch": ["--base", "none", "--burn-in", "off", "--no-zero-init-last-layer"],
+}
+
+
+def run_dir(args, variant: str, seed: int) -> Path:
+    return Path(args.runs_dir) / args.task / f"{variant}_s{seed}"
+
+
+def read_progress(path: Path):
+    if not (path / "progress.csv").exists():
+        return []
+    with (path / "progress.csv").open() as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
+def train_command(args, variant: str, seed: int):
+    path = run_dir(args, variant, seed)
+    command = ["nice", "-n", "10", sys.executable, "-m", "rpl_ros.cli", "train", "--task", args.task,
+               "--steps", str(args.steps), "--seed", str(seed), "--run-dir", str(path), "--no-async-envs",
+               "--threads", "1", "--eval-every", str(args.eval_every), "--eval-episodes", str(args.eval_episodes),
+               "--no-progress-bar", *VARIANTS[variant], *args.train_args]
+    if (path / "checkpoint.pt").exists():
+        command.append("--resume")
+    return command
+
+
+def run_all(args):
+    """Train every (variant, seed) not yet at --steps, at most --jobs at a time."""
+    pending = [(v, s) for s in range(args.seeds) for v in args.variants
+               if max((r["step"] for r in read_progress(run_dir(args, v, s))), default=0) < args.steps]
+    running = []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            variant, seed = pending.pop(0)
+            path = run_dir(args, variant, seed)
+            path.mkdir(parents=True, exist_ok=True)
+            log = (path / "train.log").open("a")
+            print(f"start {variant} seed {seed} -> {path}", flush=True)
+            running.append((variant, seed, subprocess.Popen(train_command(args, variant, seed), stdout=log,
+                                                            stderr=subprocess.STDOUT,
+                                                            env=dict(os.environ, OMP_NUM_THREADS="1"))))
+        time.sleep(5)
+        for item in list(running):
+            if item[2].poll() is not None:
+                running.remove(item)
+                print(f"done {item[0]} seed {item[1]}: exit {item[2].returncode}", flush=True)
+
+
+def base_alone(args):
+    spec = task_spec(args.task)
+    results = run_in_process(args.task, make_controller(spec.controller), args.base_episodes, 0)
+    return float(np.mean([r.success for r in results])), float(np.mean([r.episode_return for r in results]))
+
+
+def first_reach(rows, metric: str, target: float):
+    hit = [r for r in rows if r[metric] >= target]
+    return (hit[0]["step"], hit[0]["wall_s"]) if hit else (None, None)
+
+
+def summarize(args, curves, base_metric):
+    metric = f"eval_{args.metric}"
+    print(f"\n{args.task}: base alone {args.metric} {base_metric:.2f} over {args.base_episodes} episodes")
+    reach = {}
+    for variant, runs in curves.items():
+        if not runs:
+            continue
+        finals = [rows[-1][metric] for rows in runs.values()]
+        hits = {seed: first_reach(rows, metric, args.target) for seed, rows in runs.items()}
+        reach[variant] = [h[0] for h in hits.values()]
+        steps = max(rows[-1]["step"] for rows in runs.values())
+        print(f"  {variant:8s} seeds {len(runs)}, trained to {steps:.0f} steps: final {args.metric} "
+              f"{np.mean(finals):.2f} (per seed {', '.join(f'{f:.2f}' for f in finals)})")
+        for seed, (step, wall) in hits.items():
+            print(f"           seed {seed}: reaches {args.target} at "
+                  + (f"{step:.0f} steps, {wall / 60:.1f} min wall-clock" if step is not None else "never (cut)"))
+    if "rpl" in reach and "scratch" in reach and all(s is not None for s in reach["rpl"]):
+        rpl = np.mean(reach["rpl"])
+        scratch_hits = [s for s in reach["scratch"] if s is not None]
+        if len(scratch_hits) == len(reach["scratch"]):
+            print(f"  steps to {args.target}: scratch / RPL = {np.mean(scratch_hits) / rpl:.1f}x")
+        else:
+            budget = max(rows[-1]["step"] for rows in curves["scratch"].values())
+            print(f"  steps to {args.target}: scratch / RPL > {budget / rpl:.1f}x (scratch did not reach it "
+                  f"within {budget:.0f} steps on {len(reach['scratch']) - len(scratch_hits)} of "
+                  f"{len(reach['scratch'])} seeds)")
+
+
+def write_results(args, curves, base_metric):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    RESULTS.mkdir(exist_ok=True)
+    metric = f"eval_{args.metric}"
+    with (RESULTS / f"{args.task}_curves.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["variant", "seed", "step", "wall_s", "eval_success", "eval_return"])
+        for variant, runs in curves.items():
+            for seed, rows in runs.items():
+                for r in rows:
+                    writer.writerow([variant, seed, int(r["step"]), r["wall_s"], r["eval_success"], r["eval_return"]])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (variant, runs), color in zip(curves.items(), ("tab:blue", "tab:red")):
+        if not runs:
+            continue
+        length = min(len(rows) for rows in runs.values())
+        steps = np.array([r["step"] for r in next(iter(runs.values()))[:length]])
+        values = np.array([[r[metric] for r in rows[:length]] for rows in runs.values()])
+        ax.plot(steps, values.mean(0), color=color, label=f"{variant} (mean of {len(runs)} seeds)")
+        ax.fill_between(steps, values.min(0), values.max(0), color=color, alpha=0.2)
+    ax.axhline(base_metric, color="k", linestyle="--", label="base alone")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(args.metric)
+    ax.set_title(f"{args.task}: RPL vs from scratch (band: min-max over seeds)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"{args.task}_{args.metric}.png", dpi=100)
+    print(f"wrote {RESULTS / f'{args.task}_curves.csv'} and {RESULTS / f'{args.task}_{args.metric}.png'}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="push")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=50_000)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--jobs", type=int, default=2, help="training processes at once (one core each)")
+    parser.add_argument("--eval-every", type=int, default=2_500)
+    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--base-episodes", type=int, default=100)
+    parser.add_argument("--metric", choices=["success", "return"], default="success",
+                        help="what the curves show (return for dense-reward tasks such as MBRLPusher)")
+    parser.add_argument("--target", type=float, default=0.9, help="the level whose first crossing is reported")
+    parser.add_argument("--runs-dir", default="runs/bench")
+    parser.add_argument("--plot-only", action="store_true", help="summarize the runs there, train nothing")
+    parser.add_argument("train_args", nargs="*", help="after --: more `rpl-ros train` options for every run")
+    args = parser.parse_args()
+    if not args.plot_only:
+        run_all(args)
+    curves = {v: {s: rows for s in range(args.seeds) if (rows := read_progress(run_dir(args, v, s)))}
+              for v in args.variants}
+    base_success, base_return = base_alone(args)
+    base_metric = base_success if args.metric == "success" else base_return
+    write_results(args, curves, base_metric)
+    summarize(args, curves, base_metric)
+
+
+if __name__ == "__main__":
+    main()
