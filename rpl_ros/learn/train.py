@@ -88,6 +88,7 @@ class BurnInGate:
         self.released_at_step: Optional[int] = 0 if self.released else None
         self.last_mean_q: Optional[float] = None
         self.pending: List[Tuple[float, float]] = []
+        self.reason = "off" if self.released else ""
 
     def judge(self, critic_loss: float, mean_q: float, step: int) -> bool:
         """Take one cycle's means; True when this cycle released the actor."""
@@ -100,8 +101,11 @@ class BurnInGate:
         self.pending = []
         if self.mode == "critic_loss":
             self.released = bool(critic_loss < self.beta)
+            self.reason = f"mean critic loss {critic_loss:.3f} < beta {self.beta}"
         else:
-            self.released = self.last_mean_q is not None and bool(abs(mean_q - self.last_mean_q) < self.beta)
+            change = abs(mean_q - self.last_mean_q) if self.last_mean_q is not None else float("inf")
+            self.released = bool(change < self.beta)
+            self.reason = f"mean Q {mean_q:.2f} changed by {change:.2f} < beta {self.beta}"
         self.last_mean_q = float(mean_q)
         if self.released:
             self.released_at_step = step
@@ -320,8 +324,8 @@ def train(args: Args) -> Dict[str, float]:
             critic_loss = float(np.mean([s["critic_loss"] for s in stats]))
             mean_q = float(np.mean([s["mean_q"] for s in stats]))
             if gate.judge(critic_loss, mean_q, progress.step):
-                tqdm.write(f"burn-in over at step {progress.step}: actor released ({gate.mode} over the last "
-                           f"{gate.window} cycles: critic loss, mean Q and its change judged against beta {gate.beta})")
+                tqdm.write(f"burn-in over at step {progress.step}: actor released ({gate.mode}: {gate.reason}, "
+                           f"over the last {gate.window} cycles)")
             writer.add_scalar("train/critic_loss", critic_loss, progress.step)
             writer.add_scalar("train/mean_q", mean_q, progress.step)
             writer.add_scalar("train/actor_released", float(gate.released), progress.step)
