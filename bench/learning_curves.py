@@ -99,8 +99,10 @@ def summarize(args, curves, base_metric):
         print(f"  {variant:8s} seeds {len(runs)}, trained to {steps:.0f} steps: final {args.metric} "
               f"{np.mean(finals):.2f} (per seed {', '.join(f'{f:.2f}' for f in finals)})")
         for seed, (step, wall) in hits.items():
-            print(f"           seed {seed}: reaches {args.target} at "
-                  + (f"{step:.0f} steps, {wall / 60:.1f} min wall-clock" if step is not None else "never (cut)"))
+            print(f"           seed {seed}: " + (f"reaches {args.target} at {step:.0f} steps, {wall / 60:.1f} min "
+                                                 f"wall-clock" if step is not None else
+                                                 f"does not reach {args.target} within {runs[seed][-1]['step']:.0f} "
+                                                 f"steps (cut)"))
     if "rpl" in reach and "scratch" in reach and all(s is not None for s in reach["rpl"]):
         rpl = np.mean(reach["rpl"])
         scratch_hits = [s for s in reach["scratch"] if s is not None]
