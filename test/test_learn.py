@@ -10,6 +10,7 @@ import torch
 
 from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.observation import ObservationCodec
+from rpl_ros.core.residual import ResidualModel
 from rpl_ros.core.tasks import make_env
 from rpl_ros.learn.config import Args
 from rpl_ros.learn.export import PARITY_TOLERANCE, actor_to_onnx, onnx_parity_error
@@ -52,15 +53,18 @@ def test_zero_initialised_residual_is_exactly_the_base(push_env):
     normalizer.update(np.random.default_rng(0).normal(3.0, 2.0, (100, OBS_DIM)))
     actor = Actor(normalizer, OBS_DIM, ACT_DIM, (64, 64), zero_init_last_layer=True)
     base = make_controller("push")
-    policy = deployed_policy(actor, base, scale=1.0)
+    policy = deployed_policy(ResidualModel(actor_to_onnx(actor), OBS_DIM, ACT_DIM), base, scale=1.0)
     obs, _ = push_env.reset(seed=3)
     for _ in range(HORIZON):
+        with torch.no_grad():
+            assert torch.all(actor(torch.as_tensor(ObservationCodec.policy_input(obs))[None]) == 0.0)
         action = policy(obs)
         np.testing.assert_array_equal(action, base(obs))
         obs, *_ = push_env.step(action)
     # Not a property of any actor: a default-initialised last layer does change the action.
     moved = Actor(normalizer, OBS_DIM, ACT_DIM, (64, 64), zero_init_last_layer=False)
-    assert not np.array_equal(deployed_policy(moved, base, 1.0)(obs), base(obs))
+    moved_policy = deployed_policy(ResidualModel(actor_to_onnx(moved), OBS_DIM, ACT_DIM), base, 1.0)
+    assert not np.array_equal(moved_policy(obs), base(obs))
 
 
 def test_residual_sum_is_scaled_and_clipped_to_the_action_box():
@@ -239,7 +243,6 @@ def test_resume_continues_the_same_run(tmp_path):
 
 
 def test_train_command_exports_a_residual_the_graph_can_load(tmp_path):
-    from rpl_ros.core.residual import ResidualModel
     run = subprocess.run([sys.executable, "-m", "rpl_ros.cli", "train", "--task", "push", "--steps", "200",
                           "--hidden", "16", "16", "--batch-size", "16", "--updates-per-cycle", "2",
                           "--eval-episodes", "1", "--burn-in-window", "1", "--run-dir", str(tmp_path), "--no-progress-bar"],

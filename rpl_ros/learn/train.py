@@ -28,9 +28,10 @@ from rpl_ros.core.arbitration import residual_sum
 from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.episodes import run_in_process
 from rpl_ros.core.observation import ObservationCodec
+from rpl_ros.core.residual import ResidualModel
 from rpl_ros.core.tasks import make_env, task_spec
 from rpl_ros.learn.config import NO_BASE, TASK_BASE, Args
-from rpl_ros.learn.export import export_residual
+from rpl_ros.learn.export import actor_to_onnx, export_residual
 from rpl_ros.learn.networks import Actor, Critic, Normalizer
 from rpl_ros.learn.replay import EpisodeReplay, her_sample
 
@@ -60,13 +61,13 @@ def residual_actions(base: Optional[Callable], obs: Dict[str, np.ndarray], resid
     return residual_sum(base_actions, residual.astype(np.float64), scale)
 
 
-def deployed_policy(actor: Actor, base: Optional[Callable], scale: float) -> Callable:
-    """What the graph does for one observation: residual_sum(pi(s), scale * f(policy_input(s)))."""
+def deployed_policy(residual: ResidualModel, base: Optional[Callable], scale: float) -> Callable:
+    """What the graph does for one observation: residual_sum(pi(s), scale * f(policy_input(s))), with f the
+    exported ONNX run by the residual_policy node's own runtime, so that both apply bit-identical actions."""
 
     def policy(obs: Dict[str, np.ndarray]) -> np.ndarray:
-        with torch.no_grad():
-            residual = actor(torch.as_tensor(ObservationCodec.policy_input(obs))[None])[0].numpy()
-        return residual_actions(base, {key: value[None] for key, value in obs.items()}, residual[None], scale)[0]
+        f = residual(ObservationCodec.policy_input(obs))
+        return residual_actions(base, {key: value[None] for key, value in obs.items()}, f[None], scale)[0]
 
     return policy
 
@@ -221,8 +222,11 @@ def collect_rollout(envs, actor: Actor, base, args: Args, horizon: int, rng: np.
 
 
 def evaluate(actor: Actor, base, args: Args) -> Dict[str, float]:
-    """Deterministic episodes (no noise) through rpl_ros.core.episodes, the loop the graph's bridge runs."""
-    results = run_in_process(args.task, deployed_policy(actor, base, args.residual_scale), args.eval_episodes,
+    """Deterministic episodes (no noise) of the exported residual through rpl_ros.core.episodes, the loop the
+    graph's bridge runs: the success `rpl-ros launch --model-path` measures on the same seeds."""
+    obs_dim, act_dim = actor.body[0].in_features, actor.body[-1].out_features
+    residual = ResidualModel(actor_to_onnx(actor), obs_dim, act_dim)
+    results = run_in_process(args.task, deployed_policy(residual, base, args.residual_scale), args.eval_episodes,
                              args.eval_seed)
     return {"success": float(np.mean([r.success for r in results])),
             "return": float(np.mean([r.episode_return for r in results]))}
