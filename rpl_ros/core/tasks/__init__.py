@@ -1,7 +1,8 @@
 """The tasks of rpl_ros as gymnasium environments, registered under the ``rpl_ros/`` namespace.
 
-Each task is a small declaration: the gymnasium id, the base controller that goes with it, and the names of
-its action axes (the labels that travel in the ``name`` field of the action messages).
+Each task is a small declaration: the gymnasium id and entry point, the base controller that goes with it,
+and the names of its action axes (the labels that travel in the ``name`` field of the action messages).
+The paper's six tasks are declared below in the paper's order; a new task is one more ``register_task`` call.
 """
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
@@ -20,25 +21,34 @@ class TaskSpec:
     """sizes of the goal-based observation's parts, so runtime nodes need no simulator to decode it"""
 
 
+TASKS: Dict[str, TaskSpec] = {}
+
+
+def register_task(key: str, spec: TaskSpec, entry_point: str, max_episode_steps: int, **kwargs):
+    """Declare a task: its spec under ``key`` in TASKS and its environment in gymnasium's registry."""
+    TASKS[key] = spec
+    gym.register(id=spec.env_id, entry_point=entry_point, max_episode_steps=max_episode_steps, kwargs=kwargs)
+
+
 FETCH_ACTIONS = ("dx", "dy", "dz", "gripper")
 FETCH_OBJECT_OBSERVATION = {"observation": 25, "achieved_goal": 3, "desired_goal": 3}
 
-TASKS: Dict[str, TaskSpec] = {
-    "push": TaskSpec("rpl_ros/Push-v0", "push", FETCH_ACTIONS, FETCH_OBJECT_OBSERVATION),
-}
-
-gym.register(
-    id="rpl_ros/Push-v0",
-    entry_point="gymnasium_robotics.envs.fetch.push:MujocoFetchPushEnv",
-    max_episode_steps=50,
-)
+register_task("push", TaskSpec("rpl_ros/Push-v0", "push", FETCH_ACTIONS, FETCH_OBJECT_OBSERVATION),
+              "gymnasium_robotics.envs.fetch.push:MujocoFetchPushEnv", 50)
+register_task("slippery_push",
+              TaskSpec("rpl_ros/SlipperyPush-v0", "slippery_push", FETCH_ACTIONS, FETCH_OBJECT_OBSERVATION),
+              "rpl_ros.core.tasks.fetch:SlipperyPushEnv", 50, sliding_friction=0.18)
+register_task("pick_and_place",
+              TaskSpec("rpl_ros/PickAndPlace-v0", "pick_and_place", FETCH_ACTIONS, FETCH_OBJECT_OBSERVATION),
+              "gymnasium_robotics.envs.fetch.pick_and_place:MujocoFetchPickAndPlaceEnv", 50)
 
 
 def task_spec(task: str) -> TaskSpec:
     try:
         return TASKS[task]
     except KeyError:
-        raise ValueError(f"unknown task {task!r}; known: {', '.join(sorted(TASKS))}") from None
+        # listed in declaration order (the paper's), not sorted
+        raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}") from None
 
 
 def make_env(task: str, render_mode: Optional[str] = None) -> gym.Env:
