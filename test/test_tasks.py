@@ -37,7 +37,7 @@ def test_same_seed_same_episode_and_another_seed_another(task):
     for a, b in zip(first, again):
         for key in a:
             np.testing.assert_array_equal(a[key], b[key])
-    assert not np.array_equal(first[0]["desired_goal"], other[0]["desired_goal"])
+    assert not np.array_equal(first[0]["achieved_goal"], other[0]["achieved_goal"])
 
 
 def test_slippery_push_has_sliding_friction_0_18_on_every_geom():
@@ -45,6 +45,19 @@ def test_slippery_push_has_sliding_friction_0_18_on_every_geom():
     model = env.unwrapped.model
     np.testing.assert_array_equal(model.geom_friction[:, 0], np.full(model.ngeom, 0.18))
     assert np.all(make_env("push").unwrapped.model.geom_friction[:, 0] >= 1.0)
+    env.close()
+
+
+def test_mbrl_pusher_reward_is_the_pets_cost_and_compute_reward_agrees():
+    env = make_env("mbrl_pusher")
+    obs, _ = env.reset(seed=0)
+    action = np.full(7, 0.5)
+    obs, reward, _, _, info = env.step(action)
+    tip, cylinder = obs["observation"][14:17], obs["achieved_goal"]
+    cost = (1.25 * np.linalg.norm(cylinder - obs["desired_goal"]) + 0.1 * np.sum((2 * action) ** 2)
+            + 0.5 * np.linalg.norm(tip - cylinder))
+    assert reward == pytest.approx(-cost)
+    assert env.unwrapped.compute_reward(obs["achieved_goal"], obs["desired_goal"], info) == pytest.approx(reward)
     env.close()
 
 
@@ -62,6 +75,15 @@ def test_base_controller_beats_a_random_policy(task, episodes):
     base = run_in_process(task, make_controller(TASKS[task].controller), episodes, seed=0)
     random = run_in_process(task, random_policy(task), episodes, seed=0)
     assert np.mean([e.success for e in base]) > np.mean([e.success for e in random]) + 0.2
+
+
+def test_mbrl_pusher_base_controller_beats_a_random_policy_by_return():
+    base = run_in_process("mbrl_pusher", make_controller("mbrl_pusher"), 5, seed=0)
+    random = run_in_process("mbrl_pusher", random_policy("mbrl_pusher"), 5, seed=0)
+    zero = run_in_process("mbrl_pusher", lambda obs: np.zeros(7), 5, seed=0)
+    base_return = np.mean([e.episode_return for e in base])
+    assert base_return > np.mean([e.episode_return for e in zero]) + 20
+    assert base_return > np.mean([e.episode_return for e in random]) + 20
 
 
 def test_zero_residual_graph_applies_exactly_the_base_actions_on_pick_and_place(domain_id):

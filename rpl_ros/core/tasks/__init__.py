@@ -41,6 +41,10 @@ register_task("slippery_push",
 register_task("pick_and_place",
               TaskSpec("rpl_ros/PickAndPlace-v0", "pick_and_place", FETCH_ACTIONS, FETCH_OBJECT_OBSERVATION),
               "gymnasium_robotics.envs.fetch.pick_and_place:MujocoFetchPickAndPlaceEnv", 50)
+register_task("mbrl_pusher",
+              TaskSpec("rpl_ros/MBRLPusher-v0", "mbrl_pusher", tuple(f"joint{i}_torque" for i in range(1, 8)),
+                       {"observation": 20, "achieved_goal": 3, "desired_goal": 3}),
+              "rpl_ros.core.tasks.pusher:MBRLPusherEnv", 150)
 
 
 def task_spec(task: str) -> TaskSpec:
