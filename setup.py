@@ -11,6 +11,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test", "test.*", "bench"]),
+    package_data={"rpl_ros.core.tasks": ["assets/*.xml"]},  # the project's own MJCF (hook tasks)
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
