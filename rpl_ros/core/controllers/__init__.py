@@ -9,6 +9,7 @@ from typing import Callable, Dict
 
 import numpy as np
 
+from rpl_ros.core.controllers.hook import ReactiveHook
 from rpl_ros.core.controllers.mbrl_pusher import CachedModelPusher
 from rpl_ros.core.controllers.pick_and_place import ReactivePickAndPlace
 from rpl_ros.core.controllers.push import ReactivePusher
@@ -20,6 +21,7 @@ CONTROLLERS: Dict[str, Callable[[], Controller]] = {
     # the pusher tuned for normal friction (0.98 on Push): on the slippery table the block slides past the goal
     "slippery_push": partial(ReactivePusher, gain=6.0, approach_clearance=0.1, stop_short=0.08),
     "pick_and_place": ReactivePickAndPlace,
+    "hook": ReactiveHook,
     "mbrl_pusher": CachedModelPusher,
 }
 
