@@ -2,6 +2,7 @@
 
   rpl-ros launch push_sim [--episodes N] [--mode lockstep|realtime] ...   run a node graph over DDS
   rpl-ros train --task push --steps N [--base none] [--resume] ...         train a residual, export ONNX
+  rpl-ros eval --task T --policy base|residual.onnx --episodes N [--video episode.gif|strip.png]
 """
 import argparse
 import os
@@ -80,6 +81,25 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from rpl_ros.eval import RenderError, evaluate, make_policy, record_episode
+
+    try:
+        policy = make_policy(args.task, args.policy)
+    except (ValueError, OSError) as error:
+        print(f"rpl-ros eval: {error}", file=sys.stderr)
+        return 2
+    print(evaluate(args.task, policy, args.policy, args.episodes, args.seed).line())
+    if args.video:
+        try:
+            frames = record_episode(args.task, make_policy(args.task, args.policy), args.seed, args.video)
+        except RenderError as error:
+            print(f"rpl-ros eval: {error}", file=sys.stderr)
+            return 1
+        print(f"episode of seed {args.seed}: {frames} frames saved to {args.video}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rpl-ros", description="Residual Policy Learning on a ROS 2 graph.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "export residual.onnx for `rpl-ros launch push_sim --model-path`.")
     add_arguments(train)
     train.set_defaults(func=cmd_train)
+    evaluation = sub.add_parser(
+        "eval", help="success of a policy on a task, with a confidence interval; optionally a video",
+        description="Run seeded episodes in-process (episode i uses seed --seed + i) with the task's base "
+                    "controller, or the base plus an ONNX residual summed exactly as the graph does, and print "
+                    "success with a 95%% Wilson interval and the mean return. --video renders the first episode "
+                    "offscreen (MUJOCO_GL, default egl): .gif for an animation, .png for an image strip.")
+    evaluation.add_argument("--task", default="push", help="a task of rpl_ros.core.tasks.TASKS")
+    evaluation.add_argument("--policy", default="base", help="'base', or the path of a residual .onnx")
+    evaluation.add_argument("--episodes", type=int, default=100)
+    evaluation.add_argument("--seed", type=int, default=0)
+    evaluation.add_argument("--video", help="save the first episode as .gif (animation) or .png (image strip)")
+    evaluation.set_defaults(func=cmd_eval)
     return parser
 
 
