@@ -69,9 +69,8 @@ class Args:
     """gradient steps per cycle (the HER baselines' n_batches)"""
     burn_in: str = "q_change"
     """actor frozen until: 'q_change' of mean Q < beta (reference code), 'critic_loss' < beta (paper), 'off'.
-    On the sparse -1/0 rewards the critic loss is ~0.02 from the start, so 'critic_loss' with beta 1 releases at
-    once, and the untrained critic drags the policy below the base (Push, seed 0, released at step 100 judged
-    per cycle: success 0.5 -> 0.0 by step 10k)"""
+    On the sparse -1/0 rewards the critic loss is below 0.1 from the start, so 'critic_loss' with beta 1 releases
+    at its first judgement (Push: at 5k steps, against 10k for 'q_change'); see bench/RESULTS.md"""
     burn_in_beta: float = 1.0
     """threshold beta of the burn-in gate"""
     burn_in_window: int = 50
