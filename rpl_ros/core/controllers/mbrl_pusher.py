@@ -2,10 +2,11 @@
 of joint configurations, looked up by the nearest cached configuration (no simulator at control time).
 
 It lines the fingertip up behind the cylinder (away from the goal), lowers it and pushes towards the goal, turning
-the wanted fingertip force into joint torques through the cached Jacobian (tau = J^T F, F a spring-damper on the fingertip). It is
-imperfect, as the paper's MBRL controller is, and more so: the nearest cached Jacobian is only roughly the true
-one and the hand swings through the cylinder on its way to the line-up point, so it brings the fingertip to the
-cylinder and nudges it, but seldom pushes it onto the goal (return about -68 against -116 for zero torques).
+the wanted fingertip force into joint torques through the cached Jacobian (tau = J^T F, F a spring-damper on the
+fingertip). It is imperfect, as the paper's MBRL controller is, and more so: the nearest cached Jacobian is only
+roughly the true one and the round cylinder rolls off the fingertip's push line, so it brings the fingertip to
+the cylinder and nudges it, but seldom pushes it onto the goal (mean return -65.1 against -90.8 for zero
+torques, 100 seeds).
 """
 import os
 from dataclasses import dataclass, field
@@ -40,9 +41,9 @@ def cached_jacobians(size: int, seed: int = 0):
 class CachedModelPusher:
     cache_size: int = 2000
     """number of cached joint configurations (a coarser cache is a worse model)"""
-    stiffness: float = 5.0
+    stiffness: float = 10.0
     """fingertip force per metre of position error (before the torque scaling of the action)"""
-    damping: float = 1.0
+    damping: float = 3.0
     """fingertip force per m/s of fingertip velocity (estimated through the same cached Jacobian)"""
     behind: float = 0.1
     """how far behind the cylinder centre (along the push direction) the fingertip lines up, in m"""
@@ -50,6 +51,8 @@ class CachedModelPusher:
     """how close to the push line counts as lined up, in m"""
     clearance: float = 0.1
     """fingertip height above the cylinder while it moves to the line-up point, in m"""
+    push_reach: float = 0.0
+    """how far past the cylinder's centre the fingertip aims while pushing, in m"""
     press: float = 0.05
     """how far below the cylinder's centre the fingertip aims once lined up, so it reaches down to it, in m"""
     torque_limit: float = 2.0
@@ -71,8 +74,10 @@ class CachedModelPusher:
         rel = tip[:2] - cylinder[:2]
         lateral = abs(rel[0] * push_dir[1] - rel[1] * push_dir[0])
         line_up = cylinder[:2] - push_dir * self.behind
-        if np.dot(rel, push_dir) < -0.5 * self.behind and lateral < self.align_tolerance:
-            target = np.r_[goal[:2], cylinder[2] - self.press]
+        is_behind = np.dot(rel, push_dir) < -0.5 * self.behind and lateral < self.align_tolerance
+        if is_behind and tip[2] < cylinder[2] + 0.03:
+            # push through the cylinder's centre: the aim moves with it and keeps the fingertip on the line
+            target = np.r_[cylinder[:2] + push_dir * self.push_reach, cylinder[2] - self.press]
         elif np.linalg.norm(line_up - tip[:2]) < self.align_tolerance:
             target = np.r_[line_up, cylinder[2] - self.press]
         else:
