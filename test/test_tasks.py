@@ -109,7 +109,7 @@ def random_policy(task: str, seed: int = 0):
 
 
 # (task, episodes): few enough to stay fast, enough that the base's advantage is not luck
-BASE_VS_RANDOM = [("slippery_push", 20), ("pick_and_place", 20), ("complex_hook", 10)]
+BASE_VS_RANDOM = [("push", 20), ("slippery_push", 20), ("pick_and_place", 20), ("complex_hook", 10)]
 
 
 @pytest.mark.parametrize("task, episodes", BASE_VS_RANDOM)
@@ -148,11 +148,13 @@ def test_mbrl_pusher_base_controller_beats_a_random_policy_by_return():
     assert base_return > np.mean([e.episode_return for e in random]) + 20
 
 
-def test_zero_residual_graph_applies_exactly_the_base_actions_on_pick_and_place(domain_id):
-    graph = load_graph("push_sim", {"task": "pick_and_place", "episodes": 1, "seed": 2})
+@pytest.mark.parametrize("task", ["pick_and_place", "noisy_hook", "mbrl_pusher"])
+def test_zero_residual_graph_applies_exactly_the_in_process_base_actions(task, domain_id):
+    # the bridge publishes the task's observation (NoisyHook's noise included) and applies its action space
+    graph = load_graph("push_sim", {"task": task, "episodes": 1, "seed": 2})
     status, summary = run_graph(graph, domain_id, GRAPH_TIMEOUT_S)
-    assert status == 0
-    reference = run_in_process("pick_and_place", make_controller("pick_and_place"), episodes=1, seed=2)
+    assert status == 0 and summary.task == task
+    reference = run_in_process(task, make_controller(TASKS[task].controller), episodes=1, seed=2)
     assert [(e.success, e.actions_sha256) for e in summary.episodes] == [
         (e.success, e.actions_sha256) for e in reference]
 
