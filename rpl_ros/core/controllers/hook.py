@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 HEAD_FACE = np.array([0.35, 0.065])
-"""the middle of the hook head's pushing face, in the hook's frame relative to its grasp point (site), in m"""
+"""the middle of the hook head's pushing face, in the hook's frame relative to its grasp point (site), in m
+(the controller knows its tool: these follow rpl_ros/core/tasks/assets/hook.xml)"""
 HANDLE_HALF_HEIGHT = 0.025
 
 
@@ -66,8 +67,7 @@ class ReactiveHook:
             face_target, lift = line_up, 0.0                                    # lower
         else:
             face_target, lift = line_up, self.carry_height                      # carry
-        target = grip + np.r_[face_target - face, lift - hook_lift]
-        return self._act(target - grip, -1.0)
+        return self._act(np.r_[face_target - face, lift - hook_lift], -1.0)
 
     def _grasp(self, grip, grasp, finger_width) -> np.ndarray:
         """Open above the handle, descend, close. Once below the hover height it is committed to the descent."""

@@ -9,11 +9,10 @@ reward and ``is_success`` judge where the block is, not where it is seen.
 from pathlib import Path
 from typing import Tuple
 
+import gymnasium_robotics
 import mujoco
 import numpy as np
-from gymnasium import spaces
 from gymnasium.utils.ezpickle import EzPickle
-import gymnasium_robotics
 from gymnasium_robotics.envs.fetch.fetch_env import MujocoFetchEnv
 from gymnasium_robotics.envs.robot_env import MujocoRobotEnv
 from gymnasium_robotics.utils import rotations
@@ -24,7 +23,6 @@ TABLE_TOP = 0.4
 TABLE_X, TABLE_Y = (0.92, 1.98), (0.32, 1.18)
 """where on the table bumps may stand (the table's top, less 2 cm at each edge)"""
 MAX_BUMPS = 15
-HOOK_OBSERVATION = 12
 
 
 def hook_model_xml(max_bumps: int) -> str:
