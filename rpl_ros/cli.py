@@ -144,7 +144,52 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--seed", type=int, default=0)
     evaluation.add_argument("--video", help="save the first episode as .gif (animation) or .png (image strip)")
     evaluation.set_defaults(func=cmd_eval)
+
+    keygen = sub.add_parser("keygen", help="make the ed25519 key pair that signs residual models",
+                            description="Write NAME.key (private: keep it with the trainer) and NAME.pub (give it "
+                                        "to residual_policy's trusted_public_key) into --dir.")
+    keygen.add_argument("--dir", default="keys", help="where to write the keys (default: keys)")
+    keygen.add_argument("--name", default="rpl_model", help="file name of the pair (default: rpl_model)")
+    keygen.set_defaults(func=cmd_keygen)
+
+    push = sub.add_parser("push-model", help="sign an ONNX residual and publish it to the running residual nodes",
+                          description="Seal MODEL with the private key and publish it, latched, on "
+                                      "/rpl/residual_model; residual_policy nodes verify, load and swap it in "
+                                      "between two observations, or refuse it and say why.")
+    push.add_argument("model", help="the residual .onnx (as exported by `rpl-ros train`)")
+    push.add_argument("--key", required=True, help="the private key from `rpl-ros keygen`")
+    push.add_argument("--version", help="the model's version label (default: the file's name and sha256 prefix)")
+    push.add_argument("--domain-id", type=int, default=default_domain_id(), help="ROS_DOMAIN_ID of the graph")
+    push.add_argument("--wait", type=float, default=5.0, help="seconds to wait for residual nodes (default: 5)")
+    push.add_argument("--linger", type=float, default=1.0, help="seconds to stay up for late joiners (default: 1)")
+    push.set_defaults(func=cmd_push_model)
     return parser
+
+
+def cmd_keygen(args) -> int:
+    from pathlib import Path
+
+    from rpl_ros.core.envelope import generate_keypair
+
+    private, public = generate_keypair(Path(args.dir), args.name)
+    print(f"private key: {private} (keep it with the trainer)\npublic key:  {public} "
+          f"(residual_policy: trusted_public_key)")
+    return 0
+
+
+def cmd_push_model(args) -> int:
+    import hashlib
+    from pathlib import Path
+
+    from rpl_ros.bringup import ros_environment
+    os.environ.update(ros_environment(args.domain_id))
+    from rpl_ros.nodes.push_model import push_model
+
+    model = Path(args.model)
+    version = args.version or f"{model.stem}-{hashlib.sha256(model.read_bytes()).hexdigest()[:8]}"
+    subscribers = push_model(model, Path(args.key), version, args.wait, args.linger)
+    print(f"pushed {model} as version {version} to {subscribers} residual node(s)")
+    return 0 if subscribers else 1
 
 
 def main(argv=None):

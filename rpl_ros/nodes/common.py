@@ -5,9 +5,9 @@ from typing import Callable, Dict, Optional, Sequence
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 
 OBSERVATION = "/rpl/observation"
@@ -15,11 +15,16 @@ BASE_ACTION = "/rpl/base_action"
 RESIDUAL_ACTION = "/rpl/residual_action"
 ACTION = "/rpl/action"
 EPISODE = "/rpl/episode"
+RESIDUAL_MODEL = "/rpl/residual_model"
+RESIDUAL_MODEL_VERSION = "/rpl/residual_model_version"
 DIAGNOSTICS = "/diagnostics"
 
 # Control streams are sensor-data style (best effort, shallow) on both ends: a late sample is worth less than
 # the next one, and a best-effort publisher never connects to a reliable subscriber.
 CONTROL_QOS = qos_profile_sensor_data
+
+# Models and their versions are latched: a node that starts late still gets the latest one.
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 
@@ -87,14 +92,21 @@ def parameters(node: Node, defaults: Dict[str, object]) -> Dict[str, object]:
     return {name: node.declare_parameter(name, value).value for name, value in defaults.items()}
 
 
-def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callable[[Node], bool]] = None) -> int:
-    """Spin a node until Ctrl-C, launch shutdown, or ``finished(node)``; a ConfigError exits with status 2."""
+def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callable[[Node], bool]] = None,
+             threads: int = 1) -> int:
+    """Spin a node until Ctrl-C, launch shutdown, or ``finished(node)``; a ConfigError exits with status 2.
+
+    ``threads`` > 1 spins a MultiThreadedExecutor, for nodes whose slow callbacks (a model load) live in a
+    callback group of their own so they never hold up the control callbacks.
+    """
     rclpy.init(args=args)
     node = None
     try:
         node = make_node()
+        executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
+        executor.add_node(node)
         while rclpy.ok() and not (finished and finished(node)):
-            rclpy.spin_once(node, timeout_sec=0.1)
+            executor.spin_once(timeout_sec=0.1)
         return 0
     except ConfigError as error:
         rclpy.logging.get_logger("rpl_ros").error(f"bad configuration: {error}")

@@ -1,72 +1,114 @@
-"""residual_policy: answers each observation with the residual f_theta(s) of the current ONNX model.
+"""residual_policy: answers each observation with the residual f_theta(s) of the active ONNX model.
 
-With ``model_path`` empty it runs the zero residual (last layer zero), so the graph starts exactly as good
-as the base controller. A model that cannot be loaded is reported and no residual is published, which the
-arbitration treats as "residual missing".
+It starts with ``model_path`` (a local ONNX file the operator chose) or, when that is empty, the zero residual,
+so the graph starts exactly as good as the base controller. Signed models arriving on /rpl/residual_model are
+verified and loaded in a callback group of their own, then swapped in between two observations; a refused
+model is logged with the reason and the active one stays. ``~/rollback`` returns to the previous model.
+A start model that cannot be loaded is reported and no residual is published: the arbitration falls back.
 """
 import sys
 from pathlib import Path
 
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
+from std_msgs.msg import String, UInt8MultiArray
+from std_srvs.srv import Trigger
 
+from rpl_ros.core.envelope import load_public_key
+from rpl_ros.core.hotswap import ActiveModel, ModelSlot, load_candidate
 from rpl_ros.core.observation import ObservationCodec, ObservationError
 from rpl_ros.core.residual import ModelError, ResidualModel, zero_residual_model
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (CONTROL_QOS, ERROR, OBSERVATION, OK, RESIDUAL_ACTION, ConfigError, Diagnostics,
-                                  RateMeter, joint_state, parameters, run_node)
+from rpl_ros.nodes.common import (CONTROL_QOS, ERROR, LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, RESIDUAL_MODEL,
+                                  RESIDUAL_MODEL_VERSION, WARN, ConfigError, Diagnostics, RateMeter, joint_state,
+                                  parameters, run_node)
 
 
 class ResidualPolicy(Node):
     def __init__(self):
         super().__init__("residual_policy")
-        p = parameters(self, {"task": "push", "model_path": ""})
+        p = parameters(self, {"task": "push", "model_path": "", "trusted_public_key": "",
+                              "max_model_bytes": 16 * 1024 * 1024, "max_load_s": 5.0})
         try:
             spec = task_spec(p["task"])
-        except ValueError as error:
+            self.trusted_key = load_public_key(Path(p["trusted_public_key"])) if p["trusted_public_key"] else None
+        except (ValueError, OSError) as error:
             raise ConfigError(error) from None
-        self.codec = ObservationCodec(spec.observation_sizes)
-        self.action_names = spec.action_names
-        self.model, self.model_name, self.last_error = None, "none", ""
-        self.load(p["model_path"])
+        self.p, self.codec, self.action_names = p, ObservationCodec(spec.observation_sizes), spec.action_names
+        self.dims = (self.codec.policy_input_size, len(self.action_names))
+        self.slot, self.last_error, self.rate = ModelSlot(), "", RateMeter()
+        self.version_pub = self.create_publisher(String, RESIDUAL_MODEL_VERSION, LATCHED_QOS)
+        self.load_start_model(p["model_path"])
         self.publisher = self.create_publisher(JointState, RESIDUAL_ACTION, CONTROL_QOS)
-        self.create_subscription(JointState, OBSERVATION, self.on_observation, CONTROL_QOS)
-        self.rate = RateMeter()
+        self.create_subscription(JointState, OBSERVATION, self.on_observation, CONTROL_QOS,
+                                 callback_group=MutuallyExclusiveCallbackGroup())
+        models = MutuallyExclusiveCallbackGroup()  # loads never hold up the observation callback
+        self.create_subscription(UInt8MultiArray, RESIDUAL_MODEL, self.on_model, LATCHED_QOS, callback_group=models)
+        self.create_service(Trigger, "~/rollback", self.on_rollback, callback_group=models)
         Diagnostics(self, self.status)
 
-    def load(self, model_path: str):
-        obs_dim, act_dim = self.codec.policy_input_size, len(self.action_names)
+    def load_start_model(self, model_path: str):
         try:
-            if model_path:
-                model_bytes = Path(model_path).read_bytes()
-            else:
-                model_bytes = zero_residual_model(obs_dim, act_dim)
-            self.model = ResidualModel(model_bytes, obs_dim, act_dim)
-            self.model_name = model_path or "zero residual"
-            self.get_logger().info(f"residual model: {self.model_name}")
+            model_bytes = Path(model_path).read_bytes() if model_path else zero_residual_model(*self.dims)
+            self.activate(ActiveModel(ResidualModel(model_bytes, *self.dims), model_path or "zero"))
         except (OSError, ModelError) as error:
             self.last_error = f"cannot use model {model_path!r}: {error}"
             self.get_logger().error(f"{self.last_error}; publishing no residual (arbitration falls back)")
 
+    def activate(self, candidate: ActiveModel):
+        self.slot.swap(candidate)
+        self.announce()
+
+    def announce(self):
+        version = self.slot.active.version
+        self.version_pub.publish(String(data=version))
+        self.get_logger().info(f"residual model {version} active")
+
+    def on_model(self, msg: UInt8MultiArray):
+        try:
+            candidate = load_candidate(bytes(msg.data), self.trusted_key, *self.dims,
+                                       self.p["max_model_bytes"], self.p["max_load_s"])
+        except ModelError as error:
+            self.last_error = f"refused model: {error}"
+            self.get_logger().error(f"{self.last_error}; keeping {self.active_version()}")
+            return
+        self.activate(candidate)
+
+    def on_rollback(self, request, response):
+        response.success = self.slot.rollback()
+        response.message = (f"rolled back to {self.active_version()}" if response.success
+                            else "no previous model to roll back to")
+        if response.success:
+            self.announce()
+        return response
+
+    def active_version(self) -> str:
+        return self.slot.active.version if self.slot.active else "none"
+
     def on_observation(self, msg: JointState):
-        if self.model is None:
+        active = self.slot.active  # one read: this answer comes wholly from one model
+        if active is None:
             return
         try:
             obs = self.codec.decode(msg.name, msg.position)
         except ObservationError as error:
             self.get_logger().error(f"refusing observation: {error}", throttle_duration_sec=1.0)
             return
-        residual = self.model(self.codec.policy_input(obs))
+        residual = active.model(self.codec.policy_input(obs))
         self.publisher.publish(joint_state(msg.header.stamp, self.action_names, residual))
         self.rate.tick()
 
     def status(self):
-        level = ERROR if self.model is None else OK
-        return level, self.last_error or "running", {"rate_hz": f"{self.rate.take():.1f}", "model": self.model_name}
+        values = {"rate_hz": f"{self.rate.take():.1f}", "model": self.active_version()}
+        if self.slot.active is None:
+            return ERROR, self.last_error, values
+        message, self.last_error = self.last_error, ""  # a refused push is reported once; the active model runs on
+        return (WARN if message else OK), message or "running", values
 
 
 def main(args=None):
-    sys.exit(run_node(ResidualPolicy, args))
+    sys.exit(run_node(ResidualPolicy, args, threads=2))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""Swapping residual models under a running control loop.
+
+``load_candidate`` does everything that may be slow or may fail (verify, load, probe) and is called off the
+control path; ``ModelSlot`` then makes the new model active in one reference assignment, so an observation is
+answered wholly by the old model or wholly by the new one, and never waits for a load.
+"""
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from rpl_ros.core.envelope import DEFAULT_MAX_BYTES, EnvelopeError, open_envelope
+from rpl_ros.core.residual import ModelError, ResidualModel
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    model: ResidualModel
+    version: str
+
+
+def load_candidate(data: bytes, trusted_key: Optional[Ed25519PublicKey], obs_dim: int, act_dim: int,
+                   max_bytes: int = DEFAULT_MAX_BYTES, max_load_s: float = 5.0) -> ActiveModel:
+    """A verified, loaded and probed model from an envelope, or ModelError saying why it was refused."""
+    if trusted_key is None:
+        raise ModelError("no trusted_public_key configured: pushed models are refused")
+    started = time.monotonic()
+    try:
+        version, model_bytes = open_envelope(data, trusted_key, max_bytes)
+    except EnvelopeError as error:
+        raise ModelError(str(error)) from None
+    model = ResidualModel(model_bytes, obs_dim, act_dim)
+    load_s = time.monotonic() - started
+    if load_s > max_load_s:
+        raise ModelError(f"model {version} took {load_s:.1f} s to load and check (limit {max_load_s} s)")
+    return ActiveModel(model, version)
+
+
+class ModelSlot:
+    """The active model and the one before it (for rollback)."""
+
+    def __init__(self, initial: Optional[ActiveModel] = None):
+        self.active: Optional[ActiveModel] = initial
+        self.previous: Optional[ActiveModel] = None
+
+    def swap(self, candidate: ActiveModel):
+        self.previous, self.active = self.active, candidate
+
+    def rollback(self) -> bool:
+        """Return to the previous model; False when there is none."""
+        if self.previous is None:
+            return False
+        self.active, self.previous = self.previous, self.active
+        return True
