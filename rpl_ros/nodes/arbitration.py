@@ -2,7 +2,11 @@
 fallbacks of rpl_ros.core.arbitration, and publishes the one action that moves the arm.
 
 A base action waits up to ``pair_timeout`` for its residual; if the residual has been silent for
-``residual_timeout`` the base goes out alone at once (and diagnostics say so).
+``residual_timeout`` the base goes out alone at once (and diagnostics say so). When nothing has gone out for
+``hold_after`` seconds (observation or base stream frozen or gone), a watchdog sends a hold command every
+``hold_after`` seconds, as an arm that streams commands needs. E-stop: ``~/estop`` / ``~/resume`` services or
+the latched ``/rpl/estop`` topic (std_msgs/Bool); the state is latched on ``/rpl/estop_state``. On SIGTERM or
+SIGINT a hold command goes out before the node exits.
 """
 import sys
 import time
@@ -10,13 +14,15 @@ from collections import Counter, OrderedDict
 
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
-from rpl_ros.core.arbitration import RESIDUAL, Arbiter, ArbitrationConfig
+from rpl_ros.core.arbitration import HOLD, RESIDUAL, Arbiter, ArbitrationConfig
 from rpl_ros.core.observation import ObservationError, check_action
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (ACTION, BASE_ACTION, CONTROL_QOS, OK, RESIDUAL_ACTION, WARN, ConfigError,
-                                  Diagnostics, RateMeter, joint_state, parameters, run_node, stamp_age, stamp_key)
+from rpl_ros.nodes.common import (ACTION, BASE_ACTION, CONTROL_QOS, ESTOP, ESTOP_STATE, LATCHED_QOS, OK,
+                                  RESIDUAL_ACTION, WARN, ConfigError, Diagnostics, RateMeter, joint_state, parameters,
+                                  run_node, stamp_age, stamp_key)
 
 
 class Arbitration(Node):
@@ -25,7 +31,7 @@ class Arbitration(Node):
         p = parameters(self, {
             "task": "push", "residual_scale": 1.0, "action_low": -1.0, "action_high": 1.0,
             "max_action_delta": float("inf"), "max_age": 0.5, "residual_fallback": "base_only",
-            "pair_timeout": 0.25, "residual_timeout": 1.0,
+            "pair_timeout": 0.25, "residual_timeout": 1.0, "hold_after": 0.2,
         })
         try:
             spec = task_spec(p["task"])
@@ -45,8 +51,14 @@ class Arbitration(Node):
         self.residual_sub = self.create_subscription(JointState, RESIDUAL_ACTION, self.on_residual, CONTROL_QOS)
         self.residual_publishers = 0
         self.create_timer(min(self.pair_timeout / 4, 0.01), self.flush_expired)
+        self.last_sent = None  # monotonic time of the last command; the watchdog starts after the first
+        self.create_timer(p["hold_after"], self.watchdog)
+        self.estop_state = self.create_publisher(Bool, ESTOP_STATE, LATCHED_QOS)
+        self.estop_state.publish(Bool(data=False))
+        self.create_subscription(Bool, ESTOP, lambda msg: self.set_estop(msg.data, "topic"), LATCHED_QOS)
         self.create_service(Trigger, "~/estop", self.on_estop)
         self.create_service(Trigger, "~/resume", self.on_resume)
+        self.hold_after = p["hold_after"]
         Diagnostics(self, self.status)
 
     def entry(self, msg: JointState):
@@ -102,17 +114,44 @@ class Arbitration(Node):
             self.mode = decision.mode
         self.modes[decision.mode] += 1
         self.last_reason = decision.reason
-        self.publisher.publish(joint_state(stamp, self.names, decision.action))
+        self.send(stamp, decision.action)
+
+    def send(self, stamp, action):
+        self.publisher.publish(joint_state(stamp, self.names, action))
+        self.last_sent = time.monotonic()
         self.rate.tick()
 
+    def hold(self, reason: str):
+        if self.mode != HOLD:
+            self.get_logger().warning(f"mode hold: {reason}")
+            self.mode = HOLD
+        self.modes[HOLD] += 1
+        self.send(self.get_clock().now().to_msg(), self.arbiter.decide(None, None, 0.0).action)
+
+    def watchdog(self):
+        if self.last_sent is not None and time.monotonic() - self.last_sent >= self.hold_after:
+            self.hold(f"no fresh base action for {self.hold_after:.2f} s")
+
+    def before_exit(self):
+        """Called on SIGTERM/SIGINT while the node can still publish: the arm's last command is a hold."""
+        self.hold("shutting down")
+
+    def set_estop(self, engaged: bool, source: str):
+        if engaged != self.estopped:
+            self.get_logger().warning(f"e-stop ({source}): holding until resume" if engaged else f"resumed ({source})")
+        self.estopped = engaged
+        self.estop_state.publish(Bool(data=engaged))
+        if engaged:
+            self.hold("e-stop")
+
     def on_estop(self, request, response):
-        self.estopped, response.success, response.message = True, True, "e-stop: holding"
-        self.get_logger().warning("e-stop: holding until resume")
+        self.set_estop(True, "service")
+        response.success, response.message = True, "e-stop: holding"
         return response
 
     def on_resume(self, request, response):
-        self.estopped, response.success, response.message = False, True, "resumed"
-        self.get_logger().info("resumed")
+        self.set_estop(False, "service")
+        response.success, response.message = True, "resumed"
         return response
 
     def status(self):

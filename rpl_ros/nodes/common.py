@@ -1,4 +1,5 @@
 """What every rpl_ros node shares: topic names, QoS, message helpers, diagnostics and a clean main()."""
+import signal
 import time
 from typing import Callable, Dict, Optional, Sequence
 
@@ -7,6 +8,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 
@@ -16,6 +18,8 @@ RESIDUAL_ACTION = "/rpl/residual_action"
 ACTION = "/rpl/action"
 EPISODE = "/rpl/episode"
 RESIDUAL_MODEL = "/rpl/residual_model"
+ESTOP = "/rpl/estop"
+ESTOP_STATE = "/rpl/estop_state"
 RESIDUAL_MODEL_VERSION = "/rpl/residual_model_version"
 DIAGNOSTICS = "/diagnostics"
 
@@ -99,7 +103,10 @@ def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callab
     ``threads`` > 1 spins a MultiThreadedExecutor, for nodes whose slow callbacks (a model load) live in a
     callback group of their own so they never hold up the control callbacks.
     """
-    rclpy.init(args=args)
+    # Our own SIGINT/SIGTERM handling (not rclpy's, which shuts the context down at once), so a node can still
+    # publish in before_exit(): the arbitration's last command is a hold.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     node = None
     try:
         node = make_node()
@@ -112,6 +119,8 @@ def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callab
         rclpy.logging.get_logger("rpl_ros").error(f"bad configuration: {error}")
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
+        if node is not None and hasattr(node, "before_exit") and rclpy.ok():
+            node.before_exit()
         return 0
     finally:
         if node is not None:
