@@ -163,7 +163,23 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--wait", type=float, default=5.0, help="seconds to wait for residual nodes (default: 5)")
     push.add_argument("--linger", type=float, default=1.0, help="seconds to stay up for late joiners (default: 1)")
     push.set_defaults(func=cmd_push_model)
+
+    record = sub.add_parser("record", help="record the graph's streams to rosbag2/MCAP, one bag per episode",
+                            description="Start the recorder node: observations (with goals), base, residual and "
+                                        "applied actions, model versions, e-stop state and episode events go to "
+                                        "DIR/bag_NNNNN (rosbag2 layout, MCAP storage), a bag closed at each "
+                                        "episode end so a crash loses at most the episode in progress.")
+    record.add_argument("--dir", default="recordings", help="where the bags go (default: recordings)")
+    record.add_argument("--domain-id", type=int, default=default_domain_id(), help="ROS_DOMAIN_ID of the graph")
+    record.set_defaults(func=cmd_record)
     return parser
+
+
+def cmd_record(args) -> int:
+    from rpl_ros.bringup import ros_environment
+
+    command = [sys.executable, "-m", "rpl_ros.nodes.recorder", "--ros-args", "-p", f"directory:={args.dir}"]
+    os.execve(sys.executable, command, ros_environment(args.domain_id))
 
 
 def cmd_keygen(args) -> int:
