@@ -62,3 +62,11 @@ def test_bringup_finds_the_installed_config_through_the_ament_index(colcon_insta
 def test_launch_files_are_valid_python():
     for path in (REPO / "launch").glob("*.launch.py"):
         compile(path.read_text(), str(path), "exec")
+
+
+def test_runtime_nodes_import_no_torch():
+    """A robot computer runs the graph with numpy, onnxruntime and rclpy: torch stays in rpl_ros.learn."""
+    nodes = ", ".join(f"rpl_ros.nodes.{n}" for n in NODES + ["recorder", "push_model"])
+    code = f"import sys, {nodes}, rpl_ros.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
