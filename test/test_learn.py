@@ -42,7 +42,8 @@ def random_episodes(n, rng):
     return {"observation": rng.normal(size=(n, HORIZON + 1, 25)).astype(np.float32),
             "achieved_goal": rng.normal(size=(n, HORIZON + 1, 3)).astype(np.float32),
             "desired_goal": rng.normal(size=(n, HORIZON, 3)).astype(np.float32),
-            "action": rng.uniform(-1, 1, (n, HORIZON, ACT_DIM)).astype(np.float32)}
+            "action": rng.uniform(-1, 1, (n, HORIZON, ACT_DIM)).astype(np.float32),
+            "reward": rng.uniform(-1, 0, (n, HORIZON)).astype(np.float32)}
 
 
 # --- the residual policy --------------------------------------------------------------------------------
@@ -116,8 +117,14 @@ def test_her_relabels_with_future_achieved_goals_and_recomputes_rewards(push_env
     np.testing.assert_array_equal(batch["reward"], expected)
     assert (batch["reward"] == 0).any() and (batch["reward"] == -1).any()
 
-    original = her_sample(episodes, 500, np.random.default_rng(2), 0.0, compute_reward)
-    assert all(((episodes["desired_goal"] == g).all(-1)).any() for g in original["goal"])
+    def no_reward_function(*_):
+        raise AssertionError("without relabelling the stored rewards are used")
+
+    original = her_sample(episodes, 500, np.random.default_rng(2), 0.0, no_reward_function)
+    for i in range(500):  # the stored goal and the stored reward of that very transition
+        e, t = map(int, np.argwhere((episodes["observation"][:, :-1] == original["observation"][i]).all(-1))[0])
+        np.testing.assert_array_equal(original["goal"][i], episodes["desired_goal"][e, t])
+        assert original["reward"][i] == episodes["reward"][e, t]
     mixed = her_sample(episodes, 4000, np.random.default_rng(3), 0.8, compute_reward)
     kept = np.mean([((episodes["desired_goal"] == g).all(-1)).any() for g in mixed["goal"]])
     assert 0.17 < kept < 0.23  # k = 4: one real goal for four relabelled ones
@@ -141,6 +148,9 @@ def test_rollout_stores_residual_actions_and_the_states_they_led_to():
     episodes = collect_rollout(envs, actor, make_base(SMALL), SMALL, HORIZON, np.random.default_rng(0), seed=7)
     envs.close()
     assert episodes["observation"].shape == (2, HORIZON + 1, 25) and episodes["action"].shape == (2, HORIZON, 4)
+    reward_env = make_env("push").unwrapped
+    np.testing.assert_array_equal(episodes["reward"], reward_env.compute_reward(
+        episodes["achieved_goal"][:, 1:], episodes["desired_goal"], {}))  # the reward of each stored step
     assert np.abs(episodes["action"]).max() <= 1.0 and episodes["success"].shape == (2,)
     first, _ = make_env("push").reset(seed=7)
     np.testing.assert_array_equal(episodes["observation"][0, 0], first["observation"].astype(np.float32))

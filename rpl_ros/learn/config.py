@@ -54,7 +54,7 @@ class Args:
     noise_eps: float = 0.2
     """std of the Gaussian noise on the (residual) action while collecting"""
     her_k: int = 4
-    """HER 'future' strategy: relabelled goals per real goal (relabel probability 1 - 1/(1 + k))"""
+    """HER 'future' strategy: relabelled goals per real goal (relabel probability 1 - 1/(1 + k)); 0 turns HER off"""
     gamma: Optional[float] = None
     """discount; None means 1 - 1/T for the task's episode length T"""
     clip_target: bool = True

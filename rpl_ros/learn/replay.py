@@ -12,7 +12,7 @@ RewardFn = Callable[[np.ndarray, np.ndarray, dict], np.ndarray]
 
 
 class EpisodeReplay:
-    """A ring buffer of whole episodes: observation/achieved_goal [T+1], desired_goal/action [T] per episode."""
+    """A ring buffer of whole episodes: observation/achieved_goal [T+1], desired_goal/action/reward [T] each."""
 
     def __init__(self, capacity_episodes: int, horizon: int, sizes: Dict[str, int]):
         self.capacity, self.horizon = capacity_episodes, horizon
@@ -21,6 +21,7 @@ class EpisodeReplay:
             "achieved_goal": np.zeros((capacity_episodes, horizon + 1, sizes["goal"]), np.float32),
             "desired_goal": np.zeros((capacity_episodes, horizon, sizes["goal"]), np.float32),
             "action": np.zeros((capacity_episodes, horizon, sizes["action"]), np.float32),
+            "reward": np.zeros((capacity_episodes, horizon), np.float32),
         }
         self.size, self.next = 0, 0
 
@@ -51,8 +52,10 @@ def her_sample(episodes: Dict[str, np.ndarray], batch_size: int, rng: np.random.
                compute_reward: RewardFn) -> Dict[str, np.ndarray]:
     """Transitions drawn uniformly from ``episodes``; with probability ``future_p`` each one's goal is replaced
     by the goal achieved at a later step t' in (t, T] of the same episode, and its reward recomputed for it.
+    The others keep the reward the environment gave.
 
-    HER's "future" strategy with k relabelled goals per real one uses future_p = 1 - 1 / (1 + k).
+    HER's "future" strategy with k relabelled goals per real one uses future_p = 1 - 1 / (1 + k); k = 0 (no
+    relabelling) suits a task whose reward is not a function of the goals alone, such as MBRLPusher's.
     """
     n_episodes, horizon = episodes["action"].shape[:2]
     episode = rng.integers(0, n_episodes, batch_size)
@@ -61,11 +64,14 @@ def her_sample(episodes: Dict[str, np.ndarray], batch_size: int, rng: np.random.
     relabel = rng.random(batch_size) < future_p
     future_t = t + 1 + (rng.random(batch_size) * (horizon - t)).astype(int)
     goal[relabel] = episodes["achieved_goal"][episode[relabel], future_t[relabel]]
-    achieved_next = episodes["achieved_goal"][episode, t + 1]
+    reward = episodes["reward"][episode, t].copy()
+    if relabel.any():
+        achieved_next = episodes["achieved_goal"][episode[relabel], t[relabel] + 1]
+        reward[relabel] = compute_reward(achieved_next, goal[relabel], {})
     return {
         "observation": episodes["observation"][episode, t],
         "next_observation": episodes["observation"][episode, t + 1],
         "goal": goal,
         "action": episodes["action"][episode, t],
-        "reward": np.asarray(compute_reward(achieved_next, goal, {}), np.float32),
+        "reward": reward,
     }

@@ -204,7 +204,7 @@ def collect_rollout(envs, actor: Actor, base, args: Args, horizon: int, rng: np.
     """One episode in each environment with exploration on the residual; returns them as replay episodes."""
     obs, _ = envs.reset(seed=seed)
     episode = {"observation": [obs["observation"]], "achieved_goal": [obs["achieved_goal"]],
-               "desired_goal": [], "action": []}
+               "desired_goal": [], "action": [], "reward": []}
     for _ in range(horizon):
         with torch.no_grad():
             residual = actor(torch.as_tensor(policy_inputs(obs["observation"], obs["desired_goal"]))).numpy()
@@ -213,7 +213,8 @@ def collect_rollout(envs, actor: Actor, base, args: Args, horizon: int, rng: np.
         residual[explore] = rng.uniform(-1.0, 1.0, (int(explore.sum()), residual.shape[1]))
         episode["desired_goal"].append(obs["desired_goal"])
         episode["action"].append(residual)
-        obs, _, _, _, info = envs.step(residual_actions(base, obs, residual, args.residual_scale))
+        obs, reward, _, _, info = envs.step(residual_actions(base, obs, residual, args.residual_scale))
+        episode["reward"].append(reward)
         episode["observation"].append(obs["observation"])
         episode["achieved_goal"].append(obs["achieved_goal"])
     episodes = {key: np.stack(values, axis=1).astype(np.float32) for key, values in episode.items()}
