@@ -1,9 +1,10 @@
 """Swapping residual models under a running control loop.
 
 ``load_candidate`` does everything that may be slow or may fail (verify, load, probe) and is called off the
-control path; ``ModelSlot`` then makes the new model active in one reference assignment, so an observation is
+control path (the residual node runs it on a worker thread); ``ModelSlot`` then makes the new model active in one reference assignment, so an observation is
 answered wholly by the old model or wholly by the new one, and never waits for a load.
 """
+import threading
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -38,18 +39,25 @@ def load_candidate(data: bytes, trusted_key: Optional[Ed25519PublicKey], obs_dim
 
 
 class ModelSlot:
-    """The active model and the one before it (for rollback)."""
+    """The active model and the one before it (for rollback).
+
+    Readers take ``active`` without a lock (one reference read); swap and rollback, which may come from
+    different threads (a loader, a service), are serialized so neither loses the other's model.
+    """
 
     def __init__(self, initial: Optional[ActiveModel] = None):
         self.active: Optional[ActiveModel] = initial
         self.previous: Optional[ActiveModel] = None
+        self.lock = threading.Lock()
 
     def swap(self, candidate: ActiveModel):
-        self.previous, self.active = self.active, candidate
+        with self.lock:
+            self.previous, self.active = self.active, candidate
 
     def rollback(self) -> bool:
         """Return to the previous model; False when there is none."""
-        if self.previous is None:
-            return False
-        self.active, self.previous = self.previous, self.active
-        return True
+        with self.lock:
+            if self.previous is None:
+                return False
+            self.active, self.previous = self.previous, self.active
+            return True

@@ -6,7 +6,7 @@ from typing import Callable, Dict, Optional, Sequence
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -96,13 +96,8 @@ def parameters(node: Node, defaults: Dict[str, object]) -> Dict[str, object]:
     return {name: node.declare_parameter(name, value).value for name, value in defaults.items()}
 
 
-def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callable[[Node], bool]] = None,
-             threads: int = 1) -> int:
-    """Spin a node until Ctrl-C, launch shutdown, or ``finished(node)``; a ConfigError exits with status 2.
-
-    ``threads`` > 1 spins a MultiThreadedExecutor, for nodes whose slow callbacks (a model load) live in a
-    callback group of their own so they never hold up the control callbacks.
-    """
+def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callable[[Node], bool]] = None) -> int:
+    """Spin a node until Ctrl-C, launch shutdown, or ``finished(node)``; a ConfigError exits with status 2."""
     # Our own SIGINT/SIGTERM handling (not rclpy's, which shuts the context down at once), so a node can still
     # publish in before_exit(): the arbitration's last command is a hold.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
@@ -110,7 +105,7 @@ def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callab
     node = None
     try:
         node = make_node()
-        executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         while rclpy.ok() and not (finished and finished(node)):
             executor.spin_once(timeout_sec=0.1)

@@ -2,14 +2,15 @@
 
 It starts with ``model_path`` (a local ONNX file the operator chose) or, when that is empty, the zero residual,
 so the graph starts exactly as good as the base controller. Signed models arriving on /rpl/residual_model are
-verified and loaded in a callback group of their own, then swapped in between two observations; a refused
-model is logged with the reason and the active one stays. ``~/rollback`` returns to the previous model.
+verified and loaded by a worker thread, off the executor that answers observations, then swapped in between two
+observations; a refused model is logged with the reason and the active one stays. ``~/rollback`` returns to the
+previous model.
 A start model that cannot be loaded is reported and no residual is published: the arbitration falls back.
 """
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String, UInt8MultiArray
@@ -41,11 +42,12 @@ class ResidualPolicy(Node):
         self.version_pub = self.create_publisher(String, RESIDUAL_MODEL_VERSION, LATCHED_QOS)
         self.load_start_model(p["model_path"])
         self.publisher = self.create_publisher(JointState, RESIDUAL_ACTION, CONTROL_QOS)
-        self.create_subscription(JointState, OBSERVATION, self.on_observation, CONTROL_QOS,
-                                 callback_group=MutuallyExclusiveCallbackGroup())
-        models = MutuallyExclusiveCallbackGroup()  # loads never hold up the observation callback
-        self.create_subscription(UInt8MultiArray, RESIDUAL_MODEL, self.on_model, LATCHED_QOS, callback_group=models)
-        self.create_service(Trigger, "~/rollback", self.on_rollback, callback_group=models)
+        self.create_subscription(JointState, OBSERVATION, self.on_observation, CONTROL_QOS)
+        # One worker thread verifies and loads pushed models, so a load never holds up an observation, while the
+        # observations keep the plain SingleThreadedExecutor (no per-callback thread hand-off on the control path).
+        self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model_loader")
+        self.create_subscription(UInt8MultiArray, RESIDUAL_MODEL, self.on_model, LATCHED_QOS)
+        self.create_service(Trigger, "~/rollback", self.on_rollback)
         Diagnostics(self, self.status)
 
     def load_start_model(self, model_path: str):
@@ -66,8 +68,11 @@ class ResidualPolicy(Node):
         self.get_logger().info(f"residual model {version} active")
 
     def on_model(self, msg: UInt8MultiArray):
+        self.loader.submit(self.check_and_swap, bytes(msg.data))
+
+    def check_and_swap(self, data: bytes):
         try:
-            candidate = load_candidate(bytes(msg.data), self.trusted_key, *self.dims,
+            candidate = load_candidate(data, self.trusted_key, *self.dims,
                                        self.p["max_model_bytes"], self.p["max_load_s"])
         except ModelError as error:
             self.last_error = f"refused model: {error}"
@@ -106,9 +111,13 @@ class ResidualPolicy(Node):
         message, self.last_error = self.last_error, ""  # a refused push is reported once; the active model runs on
         return (WARN if message else OK), message or "running", values
 
+    def destroy_node(self):
+        self.loader.shutdown(wait=True)
+        return super().destroy_node()
+
 
 def main(args=None):
-    sys.exit(run_node(ResidualPolicy, args, threads=2))
+    sys.exit(run_node(ResidualPolicy, args))
 
 
 if __name__ == "__main__":
