@@ -1,0 +1,145 @@
+"""Hot-swapping residuals under a running graph: 100 signed models pushed while push_sim runs in realtime mode.
+
+The push_sim graph runs at ``--rate`` Hz (realtime: the bridge steps whatever arrived, a cycle without a fresh
+action is missed). Once the residual node is up, this process pushes ``--swaps`` signed models, one every
+``--interval`` seconds, alternating two residuals that differ by ``--step`` on the first action axis, and
+measures:
+
+- missed control cycles (from the bridge's summary) and the observation -> action latency of the whole run;
+- swap-to-active latency: from publishing the envelope to receiving its version on /rpl/residual_model_version
+  (the residual node announces it right after the reference swap);
+- the jump a swap puts into the applied action: the part of the applied action that is not the base's
+  (applied - base, paired by stamp), its largest per-cycle change within ``--window`` s of a swap's
+  announcement, against ``--step`` (what the two residuals differ by: the jump there should be).
+  Run with ``--swaps 0`` for the missed cycles of the same graph without swaps.
+
+    nice -n 10 python bench/hotswap.py [--swaps 100] [--rate 100] [--interval 0.2]
+"""
+import argparse
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rpl_ros.bringup import load_graph
+from rpl_ros.core.envelope import generate_keypair, load_private_key, seal
+from rpl_ros.core.observation import ObservationCodec
+from rpl_ros.core.residual import build_mlp_onnx
+from rpl_ros.core.tasks import task_spec
+from rpl_ros.runner import run_graph
+
+
+def constant_residual(dx: float, obs_dim: int, act_dim: int) -> bytes:
+    """A residual that answers (dx, 0, ..., 0) whatever it sees: its swaps show up exactly as dx."""
+    hidden = np.random.default_rng(0).normal(size=(obs_dim, 8))
+    layers = [(hidden, np.zeros(8)), (np.zeros((8, act_dim)), np.r_[dx, np.zeros(act_dim - 1)])]
+    return build_mlp_onnx(layers, np.zeros(obs_dim), np.ones(obs_dim))
+
+
+def push_models(domain_id: int, key_path: Path, args, results: dict, stop: threading.Event):
+    """Wait for the residual node's first version, then push the models and note when each became active."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import String, UInt8MultiArray
+
+    from rpl_ros.nodes.common import (ACTION, BASE_ACTION, CONTROL_QOS, LATCHED_QOS, RESIDUAL_MODEL,
+                                      RESIDUAL_MODEL_VERSION)
+
+    spec = task_spec("push")
+    dims = (ObservationCodec(spec.observation_sizes).policy_input_size, len(spec.action_names))
+    models = [constant_residual(0.0, *dims), constant_residual(args.step, *dims)]
+    key = load_private_key(key_path)
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain_id, signal_handler_options=SignalHandlerOptions.NO)
+    node = rclpy.create_node("hotswap_bench", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    active, applied, base = results["active"], results["applied"], results["base"]
+
+    def keep(into):
+        return lambda m: into.setdefault((m.header.stamp.sec, m.header.stamp.nanosec),
+                                         (time.monotonic(), np.asarray(m.position)))
+
+    node.create_subscription(String, RESIDUAL_MODEL_VERSION, lambda m: active.setdefault(m.data, time.monotonic()),
+                             LATCHED_QOS)
+    node.create_subscription(JointState, ACTION, keep(applied), CONTROL_QOS)
+    node.create_subscription(JointState, BASE_ACTION, keep(base), CONTROL_QOS)
+    publisher = node.create_publisher(UInt8MultiArray, RESIDUAL_MODEL, LATCHED_QOS)
+    try:
+        while not active and not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+        next_push = time.monotonic()
+        for i in range(args.swaps):
+            while time.monotonic() < next_push and not stop.is_set():
+                executor.spin_once(timeout_sec=0.005)
+            if stop.is_set():
+                break
+            version = f"bench-{i}"
+            envelope = seal(models[i % 2], version, key)
+            results["pushed"][version] = time.monotonic()
+            publisher.publish(UInt8MultiArray(data=envelope))
+            next_push += args.interval
+        while not stop.is_set():  # keep pairing actions until the graph ends
+            executor.spin_once(timeout_sec=0.01)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--swaps", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (realtime mode)")
+    parser.add_argument("--interval", type=float, default=0.2, help="seconds between two pushes")
+    parser.add_argument("--step", type=float, default=0.05, help="difference of the two residuals on dx")
+    parser.add_argument("--window", type=float, default=0.05, help="s around a swap to look for the action jump")
+    args = parser.parse_args()
+    domain_id = 200 + os.getpid() % 30
+    # Episodes enough for the start-up and every push, at 50 steps an episode.
+    episodes = int((10.0 + args.swaps * args.interval) * args.rate / 50) + 1
+    results = {"active": {}, "pushed": {}, "applied": {}, "base": {}}
+    with tempfile.TemporaryDirectory(prefix="rpl_hotswap_") as tmp:
+        private, public = generate_keypair(Path(tmp))
+        graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
+                                        "mujoco_bridge.control_rate": args.rate,
+                                        "residual_policy.trusted_public_key": str(public)})
+        stop = threading.Event()
+        pusher = threading.Thread(target=push_models, args=(domain_id, private, args, results, stop))
+        pusher.start()
+        try:
+            status, summary = run_graph(graph, domain_id)  # main thread: it installs signal handlers
+        finally:
+            stop.set()
+            pusher.join()
+    assert status == 0 and summary is not None, f"the graph failed (status {status})"
+
+    pushed, active = results["pushed"], results["active"]
+    swapped = [v for v in pushed if v in active]
+    latency_ms = np.array([active[v] - pushed[v] for v in swapped]) * 1e3
+    stamps = sorted(set(results["applied"]) & set(results["base"]))
+    times = np.array([results["applied"][s][0] for s in stamps])
+    not_base = np.array([results["applied"][s][1] - results["base"][s][1] for s in stamps])
+    change = np.abs(np.diff(not_base, axis=0)).max(axis=1)  # per-cycle change of applied - base
+    near = [change[(times[1:] > active[v] - args.window) & (times[1:] < active[v] + args.window)] for v in swapped]
+    at_swap = max((c.max() for c in near if c.size), default=float("nan"))
+    steps = sum(e.steps for e in summary.episodes)
+    lat = summary.latency_ms
+    print(f"graph: realtime {args.rate:.0f} Hz, achieved {summary.control_rate_hz:.1f} steps/s, {steps} steps, "
+          f"{summary.missed_cycles} missed cycles; observation->action p50 {lat['p50']:.2f} ms, "
+          f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms")
+    if not swapped:
+        return
+    print(f"swaps: {len(pushed)} pushed, {len(swapped)} active; swap-to-active p50 "
+          f"{np.percentile(latency_ms, 50):.1f} ms, p99 {np.percentile(latency_ms, 99):.1f} ms, "
+          f"max {latency_ms.max():.1f} ms")
+    print(f"applied - base, largest per-cycle change within {args.window * 1e3:.0f} ms of a swap: {at_swap:.4f} "
+          f"(the two residuals differ by {args.step}; {len(stamps)} paired cycles)")
+
+
+if __name__ == "__main__":
+    main()
