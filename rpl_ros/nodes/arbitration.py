@@ -51,7 +51,7 @@ class Arbitration(Node):
         self.residual_sub = self.create_subscription(JointState, RESIDUAL_ACTION, self.on_residual, CONTROL_QOS)
         self.residual_publishers = 0
         self.create_timer(min(self.pair_timeout / 4, 0.01), self.flush_expired)
-        self.last_sent = None  # monotonic time of the last command; the watchdog starts after the first
+        self.last_answer = None  # monotonic time of the last command answering an observation (watchdog)
         self.create_timer(p["hold_after"], self.watchdog)
         self.estop_state = self.create_publisher(Bool, ESTOP_STATE, LATCHED_QOS)
         self.estop_state.publish(Bool(data=False))
@@ -114,11 +114,11 @@ class Arbitration(Node):
             self.mode = decision.mode
         self.modes[decision.mode] += 1
         self.last_reason = decision.reason
+        self.last_answer = time.monotonic()
         self.send(stamp, decision.action)
 
     def send(self, stamp, action):
         self.publisher.publish(joint_state(stamp, self.names, action))
-        self.last_sent = time.monotonic()
         self.rate.tick()
 
     def hold(self, reason: str):
@@ -129,7 +129,7 @@ class Arbitration(Node):
         self.send(self.get_clock().now().to_msg(), self.arbiter.decide(None, None, 0.0).action)
 
     def watchdog(self):
-        if self.last_sent is not None and time.monotonic() - self.last_sent >= self.hold_after:
+        if self.last_answer is not None and time.monotonic() - self.last_answer >= self.hold_after:
             self.hold(f"no fresh base action for {self.hold_after:.2f} s")
 
     def before_exit(self):
