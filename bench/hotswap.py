@@ -47,7 +47,7 @@ def push_models(domain_id: int, key_path: Path, args, results: dict, stop: threa
     from sensor_msgs.msg import JointState
     from std_msgs.msg import String, UInt8MultiArray
 
-    from rpl_ros.nodes.common import (ACTION, BASE_ACTION, CONTROL_QOS, LATCHED_QOS, RESIDUAL_MODEL,
+    from rpl_ros.nodes.common import (ACTION, BASE_ACTION, CONTROL_QOS, LATCHED_QOS, OBSERVATION, RESIDUAL_MODEL,
                                       RESIDUAL_MODEL_VERSION)
 
     spec = task_spec("push")
@@ -69,6 +69,7 @@ def push_models(domain_id: int, key_path: Path, args, results: dict, stop: threa
                              LATCHED_QOS)
     node.create_subscription(JointState, ACTION, keep(applied), CONTROL_QOS)
     node.create_subscription(JointState, BASE_ACTION, keep(base), CONTROL_QOS)
+    node.create_subscription(JointState, OBSERVATION, keep(results["observed"]), CONTROL_QOS)
     publisher = node.create_publisher(UInt8MultiArray, RESIDUAL_MODEL, LATCHED_QOS)
     try:
         while not active and not stop.is_set():
@@ -102,7 +103,7 @@ def main():
     domain_id = 200 + os.getpid() % 30
     # Episodes enough for the start-up and every push, at 50 steps an episode.
     episodes = int((10.0 + args.swaps * args.interval) * args.rate / 50) + 1
-    results = {"active": {}, "pushed": {}, "applied": {}, "base": {}}
+    results = {"active": {}, "pushed": {}, "applied": {}, "base": {}, "observed": {}}
     with tempfile.TemporaryDirectory(prefix="rpl_hotswap_") as tmp:
         private, public = generate_keypair(Path(tmp))
         graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
@@ -132,6 +133,17 @@ def main():
     print(f"graph: realtime {args.rate:.0f} Hz, achieved {summary.control_rate_hz:.1f} steps/s, {steps} steps, "
           f"{summary.missed_cycles} missed cycles; observation->action p50 {lat['p50']:.2f} ms, "
           f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms")
+    # Late cycles as this process sees them: an observation whose action came after one control period, or never.
+    # Counted near swaps and elsewhere, because the whole-run count above also holds what the machine's load does.
+    observed = results["observed"]
+    obs_times = np.array([t for t, _ in observed.values()])
+    late = np.array([s not in results["applied"] or results["applied"][s][0] - observed[s][0] > 1 / args.rate
+                     for s in observed])
+    swap_times = np.array([active[v] for v in swapped])
+    near_swap = (np.abs(obs_times[:, None] - swap_times[None, :]) < args.window).any(axis=1) if swapped \
+        else np.zeros(len(obs_times), bool)
+    print(f"late cycles seen here: {late[near_swap].sum()} of {near_swap.sum()} within {args.window * 1e3:.0f} ms "
+          f"of a swap, {late[~near_swap].sum()} of {(~near_swap).sum()} elsewhere")
     if not swapped:
         return
     print(f"swaps: {len(pushed)} pushed, {len(swapped)} active; swap-to-active p50 "
