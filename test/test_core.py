@@ -3,7 +3,7 @@ import numpy as np
 import onnx
 import pytest
 
-from rpl_ros.core.arbitration import BASE_ONLY, HOLD, RESIDUAL, Arbiter, ArbitrationConfig
+from rpl_ros.core.arbitration import BASE_ONLY, HOLD, RESIDUAL, SHADOW, Arbiter, ArbitrationConfig
 from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.episodes import EpisodeRunner, run_in_process
 from rpl_ros.core.observation import ObservationCodec, ObservationError, check_action
@@ -135,11 +135,69 @@ def test_rate_limit_applies_to_motion_but_never_delays_a_hold():
     assert arbiter.decide(None, None, 0.0).action[0] == 0.0
 
 
+def test_acceleration_and_jerk_limits_bound_every_applied_command():
+    arbiter = Arbiter(ArbitrationConfig(max_action_delta=0.3, max_action_delta2=0.1), 2)
+    rng = np.random.default_rng(0)
+    actions = [arbiter.decide(rng.uniform(-1, 1, 2), rng.uniform(-1, 1, 2), 0.0).action for _ in range(200)]
+    commands = np.vstack([np.zeros(2), *actions])
+    assert np.abs(commands).max() <= 1.0  # the action box wins over the limiter
+    deltas = np.diff(commands, axis=0)
+    assert np.abs(deltas).max() <= 0.3 + 1e-12
+    jerks = np.diff(np.vstack([np.zeros(2), deltas]), axis=0)
+    unsaturated = np.abs(commands[1:]) < 1.0  # where a command saturates at the box, the jerk limit gives way
+    assert unsaturated.sum() > 300 and np.abs(jerks[unsaturated]).max() <= 0.1 + 1e-12
+    assert arbiter.decide(np.ones(2), np.zeros(2), 0.0).mode == RESIDUAL
+    arbiter.decide(None, None, 0.0)
+    # after a hold the limiter is at rest: motion ramps up from zero again
+    assert np.allclose(arbiter.decide(np.ones(2), np.zeros(2), 0.0).action, 0.1)
+
+
+def test_residual_budget_is_relative_to_the_base():
+    arbiter = Arbiter(ArbitrationConfig(residual_budget=0.1, residual_budget_ratio=0.5), 2)
+    base = np.array([0.3, 0.4])  # norm 0.5: the residual may add a vector of norm 0.1 + 0.5 * 0.5
+    action = arbiter.decide(base, np.array([-3.0, 4.0]), 0.0).action
+    np.testing.assert_allclose(action - base, [-0.21, 0.28])
+    small = np.array([0.1, -0.2])
+    np.testing.assert_allclose(arbiter.decide(base, small, 0.0).action, base + small)
+
+
+def test_workspace_box_stops_outward_motion_only():
+    arbiter = Arbiter(ArbitrationConfig(workspace_low=(1.0, 0.4, 0.4), workspace_high=(1.6, 1.1, 0.9)), 4)
+    base = np.array([0.5, -0.5, 0.5, 0.3])
+    at_wall = np.array([1.6, 0.7, 0.4])  # on the +x face and the -z face
+    np.testing.assert_allclose(arbiter.decide(base, np.zeros(4), 0.0, at_wall).action, [0.0, -0.5, 0.5, 0.3])
+    np.testing.assert_allclose(arbiter.decide(-base, np.zeros(4), 0.0, at_wall).action, [-0.5, 0.5, 0.0, -0.3])
+    assert arbiter.decide(base, np.zeros(4), 0.0, None).mode == HOLD  # the box without a position: hold
+
+
+def test_motion_resumes_only_after_fresh_data_for_recover_after():
+    arbiter = Arbiter(ArbitrationConfig(recover_after=0.5), 1)
+    base, zero = np.array([0.5]), np.zeros(1)
+    assert arbiter.decide(base, zero, 0.0, now=10.0).mode == HOLD  # a fresh start counts as recovery too
+    assert arbiter.decide(base, zero, 0.0, now=10.6).mode == RESIDUAL
+    assert arbiter.decide(base, zero, 9.0, now=10.7).mode == HOLD  # stale
+    decisions = [arbiter.decide(base, zero, 0.0, now=t) for t in (10.8, 11.2, 11.31)]
+    assert [d.mode for d in decisions] == [HOLD, HOLD, RESIDUAL]
+    assert "recovering" in decisions[1].reason
+
+
+def test_shadow_mode_applies_the_base_alone():
+    arbiter = Arbiter(ArbitrationConfig(shadow=True), 2)
+    base = np.array([0.3, -0.2])
+    decision = arbiter.decide(base, np.array([0.5, 0.5]), 0.0)
+    assert decision.mode == SHADOW and np.array_equal(decision.action, base) and not decision.reason
+    assert arbiter.decide(base, None, 0.0).reason  # a missing residual is still reported
+
+
 def test_bad_arbitration_config_is_refused():
     with pytest.raises(ValueError, match="residual_fallback"):
         ArbitrationConfig(residual_fallback="guess")
     with pytest.raises(ValueError):
         ArbitrationConfig(action_low=1.0, action_high=-1.0)
+    with pytest.raises(ValueError, match="workspace"):
+        ArbitrationConfig(workspace_low=(0, 0, 0), workspace_high=(1, 1, 0))
+    with pytest.raises(ValueError, match="max_action_delta2"):
+        ArbitrationConfig(max_action_delta2=0.0)
 
 
 # --- episodes -------------------------------------------------------------------------------------------

@@ -38,15 +38,19 @@ def graph(ros_context, processes, tmp_path):
             self.estop = self.node.create_publisher(Bool, ESTOP, LATCHED_QOS)
             self.procs = {}
 
-        def start(self, without=()):
-            spec = load_graph("push_sim", {"mode": "realtime", "episodes": 1000})
+        def start(self, without=(), **overrides):
+            spec = load_graph("push_sim", {"mode": "realtime", "episodes": 1000, **overrides})
             spec.nodes = [n for n in spec.nodes if n.name not in without]
             params = tmp_path / "params.yaml"
             params.write_text(spec.params_yaml())
+            self.params = params
             for n in spec.nodes:
-                self.procs[n.name] = processes.start(["-m", f"rpl_ros.nodes.{n.executable}", "--ros-args",
-                                                      "--params-file", str(params)])
+                self.restart(n.name)
             assert self.wait_for(lambda: len(self.actions) > 10, 60), "the graph never moved the arm"
+
+        def restart(self, name):
+            self.procs[name] = processes.start(["-m", f"rpl_ros.nodes.{name}", "--ros-args",
+                                                "--params-file", str(self.params)])
 
         def on_action(self, msg):
             self.actions.append((time.monotonic(), np.array(msg.position)))
@@ -114,6 +118,81 @@ def test_nan_inf_and_huge_residuals_never_reach_the_arm(graph):
     assert graph.all_within_limits()
     modes = graph.diagnostics["rpl_ros/arbitration"]
     assert int(modes.get("base_only", 0)) > 0 and int(modes.get("residual", 0)) > 0  # NaN/inf refused; 1e9 clipped
+
+
+def test_base_controller_killed_makes_the_arm_hold_and_a_new_one_recovers(graph):
+    graph.start()
+    graph.procs["base_controller"].send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    graph.spin(1.5)
+    holds = graph.since(killed + 0.3)  # documented: hold commands from hold_after (0.2 s) on
+    assert len(holds) >= 3 and all(np.all(a == 0) for a in holds)
+    graph.procs["base_controller"].wait(timeout=5)
+    graph.restart("base_controller")
+    restarted = time.monotonic()
+    assert graph.wait_for(lambda: len(moving(graph.since(restarted))) > 5, 30)
+    assert graph.all_within_limits()
+
+
+def test_rate_limits_and_workspace_box_bound_every_command_under_a_rogue_residual(graph):
+    """With acceleration/jerk limits and a workspace box set, a residual jumping at random every cycle never
+    makes a command change faster than the limits or move the end effector further out of the box."""
+    from rclpy.qos import QoSProfile
+    from sensor_msgs.msg import JointState
+
+    from rpl_ros.nodes.common import CONTROL_QOS, OBSERVATION, RESIDUAL_ACTION, joint_state, stamp_key
+
+    low, high = np.array([1.15, 0.55, 0.38]), np.array([1.5, 0.95, 0.65])
+    max_delta, max_delta2 = 0.25, 0.15
+    publisher = graph.node.create_publisher(JointState, RESIDUAL_ACTION, CONTROL_QOS)
+    rng = np.random.default_rng(0)
+    end_effector = {}  # stamp -> the end effector's position in that observation
+
+    def answer(msg):
+        end_effector[stamp_key(msg.header.stamp)] = np.array(msg.position[:3])  # (dicts keep arrival order)
+        publisher.publish(joint_state(msg.header.stamp, ["dx", "dy", "dz", "gripper"], rng.uniform(-0.8, 0.8, 4)))
+
+    commands = []  # (stamp, command) in the order the arm received them
+    deep = QoSProfile(depth=1000, reliability=CONTROL_QOS.reliability)  # a busy probe must not drop samples
+    graph.node.create_subscription(JointState, OBSERVATION, answer, deep)
+    graph.node.create_subscription(
+        JointState, "/rpl/action", lambda m: commands.append((stamp_key(m.header.stamp), np.array(m.position))), deep)
+    graph.start(without=("residual_policy",), max_action_delta=max_delta, max_action_delta2=max_delta2,
+                workspace_low=low.tolist(), workspace_high=high.tolist())
+    graph.spin(6.0)
+    assert len(commands) > 100
+
+    def at_wall(stamp):  # per axis: the end effector on or beyond a face of the box (or unknown: the probe, like
+        position = end_effector.get(stamp)  # any best-effort subscriber, may miss an observation)
+        return np.ones(3, bool) if position is None else (position <= low) | (position >= high)
+
+    def saturated(*commands):  # axes where a command saturates at the action box: the jerk limit gives way
+        return np.any([np.abs(command) >= 1.0 for command in commands], axis=0)
+
+    def walled(*stamps):  # axes the workspace box may stop at once
+        return np.concatenate([np.any([at_wall(stamp) for stamp in stamps], axis=0), [False]])
+
+    cycle = {stamp: i for i, stamp in enumerate(end_effector)}  # the observation each command answers
+    checked, walls = np.zeros(2, int), 0
+    for (s0, a), (s1, b), (s2, c) in zip(commands, commands[1:], commands[2:]):
+        if not (np.any(a) and np.any(b) and np.any(c)):
+            continue  # a hold may stop at once, and the limiter restarts from rest
+        if not (s0 in cycle and cycle.get(s1) == cycle[s0] + 1 and cycle.get(s2) == cycle[s0] + 2):
+            continue  # not three successive cycles as far as the probe can tell
+        free = ~walled(s1, s2)
+        assert np.all(np.abs(c - b)[free] <= max_delta + 1e-9)
+        free &= ~walled(s0) & ~saturated(a, b, c)
+        assert np.all(np.abs(c - 2 * b + a)[free] <= max_delta2 + 1e-9)
+        checked += [(~walled(s1, s2)).sum(), free.sum()]
+    for stamp, command in commands:
+        position = end_effector.get(stamp)
+        if position is not None:
+            outward = ((position <= low) & (command[:3] < 0)) | ((position >= high) & (command[:3] > 0))
+            assert not outward.any(), f"command {command} at {position} leaves the box"
+            walls += at_wall(stamp).any()
+    assert np.all(checked > 100), f"only {checked} axes checked (delta, jerk): the limits were hardly tested"
+    assert walls > 5, "the end effector never reached the box's walls: the test proves nothing"
+    assert graph.all_within_limits()
 
 
 def test_frozen_observations_make_the_arm_hold_and_it_recovers(graph):

@@ -1,48 +1,58 @@
 """arbitration: pairs the base and residual actions answering one observation, sums them, applies the safety
-fallbacks of rpl_ros.core.arbitration, and publishes the one action that moves the arm.
+limits and fallbacks of rpl_ros.core.arbitration, and publishes the one action that moves the arm.
 
 A base action waits up to ``pair_timeout`` for its residual; if the residual has been silent for
 ``residual_timeout`` the base goes out alone at once (and diagnostics say so). When nothing has gone out for
 ``hold_after`` seconds (observation or base stream frozen or gone), a watchdog sends a hold command every
 ``hold_after`` seconds, as an arm that streams commands needs. E-stop: ``~/estop`` / ``~/resume`` services or
 the latched ``/rpl/estop`` topic (std_msgs/Bool); the state is latched on ``/rpl/estop_state``. On SIGTERM or
-SIGINT a hold command goes out before the node exits.
+SIGINT a hold command goes out before the node exits. Every change of mode is logged, counted on
+/diagnostics and published (with its reason) on ``/rpl/arbitration_event`` for the recording.
 """
 import sys
 import time
 from collections import Counter, OrderedDict
 
+import numpy as np
+
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from rpl_ros.core.arbitration import HOLD, RESIDUAL, Arbiter, ArbitrationConfig
 from rpl_ros.core.observation import ObservationError, check_action
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (ACTION, BASE_ACTION, CONTROL_QOS, ESTOP, ESTOP_STATE, LATCHED_QOS, OK,
-                                  RESIDUAL_ACTION, WARN, ConfigError, Diagnostics, RateMeter, joint_state, parameters,
-                                  run_node, stamp_age, stamp_key)
+from rpl_ros.nodes.common import (ACTION, ARBITRATION_EVENT, BASE_ACTION, CONTROL_QOS, ESTOP, ESTOP_STATE,
+                                  LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, WARN, ConfigError, Diagnostics,
+                                  RateMeter, joint_state, parameters, run_node, stamp_age, stamp_key)
+
+CARTESIAN_AXES = ("dx", "dy", "dz")
+"""a task whose actions start with these moves its end effector, whose position leads its observation"""
 
 
 class Arbitration(Node):
     def __init__(self):
         super().__init__("arbitration")
-        p = parameters(self, {
-            "task": "push", "residual_scale": 1.0, "action_low": -1.0, "action_high": 1.0,
-            "max_action_delta": float("inf"), "max_age": 0.5, "residual_fallback": "base_only",
-            "pair_timeout": 0.25, "residual_timeout": 1.0, "hold_after": 0.2,
-        })
+        defaults = {name: value for name, value in vars(ArbitrationConfig()).items()}
+        p = parameters(self, {"task": "push", **defaults, "workspace_low": list(defaults["workspace_low"]),
+                              "workspace_high": list(defaults["workspace_high"]),
+                              "pair_timeout": 0.25, "residual_timeout": 1.0, "hold_after": 0.2})
         try:
             spec = task_spec(p["task"])
-            config = ArbitrationConfig(p["residual_scale"], p["action_low"], p["action_high"],
-                                       p["max_action_delta"], p["max_age"], p["residual_fallback"])
+            config = ArbitrationConfig(**{name: p[name] for name in defaults})
+            if config.has_workspace and spec.action_names[:3] != CARTESIAN_AXES:
+                raise ValueError(f"a workspace box needs Cartesian actions; task {p['task']} has {spec.action_names}")
         except ValueError as error:
             raise ConfigError(error) from None
         self.names, self.size = spec.action_names, len(spec.action_names)
+        self.end_effector = None  # the end effector's position in the latest observation, for the workspace box
+        if config.has_workspace:
+            self.create_subscription(JointState, OBSERVATION, self.on_observation, CONTROL_QOS)
+        self.events = self.create_publisher(String, ARBITRATION_EVENT, 10)
         self.arbiter = Arbiter(config, self.size)
         self.pair_timeout, self.residual_timeout = p["pair_timeout"], p["residual_timeout"]
-        self.pending = OrderedDict()  # stamp key -> [stamp, base, residual, base arrival time]
+        self.pending = OrderedDict()  # stamp key -> [stamp, base, residual, base arrival time, end effector]
         self.residual_seen = time.monotonic()
         self.estopped, self.mode = False, RESIDUAL
         self.modes, self.rate, self.last_reason = Counter(), RateMeter(), ""
@@ -61,10 +71,16 @@ class Arbitration(Node):
         self.hold_after = p["hold_after"]
         Diagnostics(self, self.status)
 
+    def on_observation(self, msg: JointState):
+        """Keep the end effector's position with the observation's stamp, for the actions that answer it."""
+        if len(msg.position) >= 3:
+            self.end_effector = np.array(msg.position[:3])
+            self.entry(msg)[1][4] = self.end_effector
+
     def entry(self, msg: JointState):
         key = stamp_key(msg.header.stamp)
         if key not in self.pending:
-            self.pending[key] = [msg.header.stamp, None, None, None]
+            self.pending[key] = [msg.header.stamp, None, None, None, None]
             while len(self.pending) > 32:  # answers to observations long gone
                 self.pending.popitem(last=False)
         return key, self.pending[key]
@@ -105,27 +121,35 @@ class Arbitration(Node):
             self.publish(key, self.pending[key][1], None)
 
     def publish(self, key, base, residual):
-        stamp = self.pending.pop(key)[0]
+        stamp, end_effector = self.pending.pop(key)[0::4]
         if self.estopped:
             base = None
-        decision = self.arbiter.decide(base, residual, stamp_age(self, stamp))
-        if decision.mode != self.mode:
-            self.get_logger().info(f"mode {decision.mode}" + (f": {decision.reason}" if decision.reason else ""))
-            self.mode = decision.mode
-        self.modes[decision.mode] += 1
-        self.last_reason = decision.reason
+        # the position in the observation answered, or (should it not have come) the latest one
+        decision = self.arbiter.decide(base, residual, stamp_age(self, stamp),
+                                       self.end_effector if end_effector is None else end_effector)
+        self.note(decision.mode, decision.reason)
         self.last_answer = time.monotonic()
         self.send(stamp, decision.action)
+
+    def note(self, mode: str, reason: str):
+        """Count a decision; a change of mode is logged and published as an event."""
+        if mode != self.mode:
+            text = f"mode {mode}" + (f": {reason}" if reason else "")
+            if mode == HOLD:  # (rclpy wants one severity per logging call site)
+                self.get_logger().warning(text)
+            else:
+                self.get_logger().info(text)
+            self.events.publish(String(data=text))
+            self.mode = mode
+        self.modes[mode] += 1
+        self.last_reason = reason
 
     def send(self, stamp, action):
         self.publisher.publish(joint_state(stamp, self.names, action))
         self.rate.tick()
 
     def hold(self, reason: str):
-        if self.mode != HOLD:
-            self.get_logger().warning(f"mode hold: {reason}")
-            self.mode = HOLD
-        self.modes[HOLD] += 1
+        self.note(HOLD, reason)
         self.send(self.get_clock().now().to_msg(), self.arbiter.decide(None, None, 0.0).action)
 
     def watchdog(self):

@@ -20,6 +20,7 @@ EPISODE = "/rpl/episode"
 RESIDUAL_MODEL = "/rpl/residual_model"
 ESTOP = "/rpl/estop"
 ESTOP_STATE = "/rpl/estop_state"
+ARBITRATION_EVENT = "/rpl/arbitration_event"
 RESIDUAL_MODEL_VERSION = "/rpl/residual_model_version"
 DIAGNOSTICS = "/diagnostics"
 

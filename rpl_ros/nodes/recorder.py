@@ -1,7 +1,7 @@
 """recorder: writes the graph's streams to rosbag2/MCAP, one bag per episode (see rpl_ros.core.recording).
 
 Observations (with achieved and desired goal, so HER can relabel), base, residual and applied actions, the
-active residual version, e-stop state and episode events. Messages are taken serialized and written as they
+active residual version, e-stop state, the arbitration's changes of mode and episode events. Messages are taken serialized and written as they
 are: no decode, no re-encode.
 """
 import sys
@@ -12,14 +12,15 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, String
 
 from rpl_ros.core.recording import SplitBagWriter
-from rpl_ros.nodes.common import (ACTION, BASE_ACTION, CONTROL_QOS, EPISODE, ESTOP_STATE, LATCHED_QOS, OBSERVATION,
-                                  OK, RESIDUAL_ACTION, RESIDUAL_MODEL_VERSION, Diagnostics, RateMeter, parameters,
-                                  run_node)
+from rpl_ros.nodes.common import (ACTION, ARBITRATION_EVENT, BASE_ACTION, CONTROL_QOS, EPISODE, ESTOP_STATE,
+                                  LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, RESIDUAL_MODEL_VERSION, Diagnostics,
+                                  RateMeter, parameters, run_node)
 
 STREAMS = {  # topic: (message class, QoS)
     OBSERVATION: (JointState, CONTROL_QOS), BASE_ACTION: (JointState, CONTROL_QOS),
     RESIDUAL_ACTION: (JointState, CONTROL_QOS), ACTION: (JointState, CONTROL_QOS),
-    EPISODE: (String, 10), RESIDUAL_MODEL_VERSION: (String, LATCHED_QOS), ESTOP_STATE: (Bool, LATCHED_QOS),
+    EPISODE: (String, 10), ARBITRATION_EVENT: (String, 10), RESIDUAL_MODEL_VERSION: (String, LATCHED_QOS),
+    ESTOP_STATE: (Bool, LATCHED_QOS),
 }
 
 
