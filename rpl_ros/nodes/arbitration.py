@@ -23,12 +23,9 @@ from std_srvs.srv import Trigger
 from rpl_ros.core.arbitration import HOLD, RESIDUAL, Arbiter, ArbitrationConfig
 from rpl_ros.core.observation import ObservationError, check_action
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (ACTION, ARBITRATION_EVENT, BASE_ACTION, CONTROL_QOS, ESTOP, ESTOP_STATE,
-                                  LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, WARN, ConfigError, Diagnostics,
-                                  RateMeter, joint_state, parameters, run_node, stamp_age, stamp_key)
-
-CARTESIAN_AXES = ("dx", "dy", "dz")
-"""a task whose actions start with these moves its end effector, whose position leads its observation"""
+from rpl_ros.nodes.common import (ACTION, ARBITRATION_EVENT, BASE_ACTION, CARTESIAN_AXES, CONTROL_QOS, ESTOP,
+                                  ESTOP_STATE, LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, WARN, ConfigError,
+                                  Diagnostics, RateMeter, joint_state, parameters, run_node, stamp_age, stamp_key)
 
 
 class Arbitration(Node):

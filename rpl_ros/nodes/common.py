@@ -24,6 +24,9 @@ ARBITRATION_EVENT = "/rpl/arbitration_event"
 RESIDUAL_MODEL_VERSION = "/rpl/residual_model_version"
 DIAGNOSTICS = "/diagnostics"
 
+CARTESIAN_AXES = ("dx", "dy", "dz")
+"""a task whose actions start with these moves its end effector, whose position leads its observation"""
+
 # Control streams are sensor-data style (best effort, shallow) on both ends: a late sample is worth less than
 # the next one, and a best-effort publisher never connects to a reliable subscriber.
 CONTROL_QOS = qos_profile_sensor_data
