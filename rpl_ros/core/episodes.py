@@ -7,6 +7,7 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
+from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.tasks import make_env
 
 
@@ -19,6 +20,9 @@ class EpisodeResult:
     steps: int
     actions_sha256: str
     """digest of every applied action (float64 bytes), to check two runs applied the same actions"""
+    final_observation: List[float] = field(default_factory=list)
+    """the observation the last action led to, as /rpl/observation carries it (ObservationCodec): never published
+    as an observation (the next episode starts instead), yet HER needs its achieved goal"""
 
 
 class EpisodeRunner:
@@ -26,6 +30,7 @@ class EpisodeRunner:
 
     def __init__(self, task: str, episodes: int, seed: int, render_mode: Optional[str] = None):
         self.env = make_env(task, render_mode=render_mode)
+        self.codec = ObservationCodec.for_space(self.env.observation_space)
         self.episodes, self.seed = episodes, seed
         self.results: List[EpisodeResult] = []
         self.obs: Dict[str, np.ndarray] = {}
@@ -53,7 +58,7 @@ class EpisodeRunner:
         if not (terminated or truncated):
             return None
         result = EpisodeResult(self.episode, self.seed + self.episode, bool(info.get("is_success", False)),
-                               self.ret, self.steps, self.digest.hexdigest())
+                               self.ret, self.steps, self.digest.hexdigest(), self.codec.encode(self.obs).tolist())
         self.results.append(result)
         if not self.done:
             self._start_episode()

@@ -5,7 +5,7 @@ metadata.yaml written) when the episode ends or the bag reaches ``max_bytes``. A
 loses only the bag it had open; every completed one stays readable.
 """
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -46,14 +46,21 @@ class SplitBagWriter:
     close = split
 
 
-def read_messages(root: Path) -> Iterator[Tuple[str, str, int, object]]:
-    """(bag name, topic, timestamp ns, message) of every readable bag under ``root``, in order.
+def completed_bags(root: Path) -> List[Path]:
+    """The bags under ``root`` in recording order, less the one a crash (or a running recorder) left open: a bag
+    gets its metadata.yaml when it is closed."""
+    return [bag for bag in sorted(Path(root).glob("bag_*")) if (bag / "metadata.yaml").exists()]
 
-    A bag without metadata.yaml is the one a crash left open: it is skipped.
-    """
-    for bag in sorted(Path(root).glob("bag_*")):
-        if not (bag / "metadata.yaml").exists():
-            continue
-        with AnyReader([bag], default_typestore=TYPESTORE) as reader:
-            for connection, timestamp, raw in reader.messages():
-                yield bag.name, connection.topic, timestamp, reader.deserialize(raw, connection.msgtype)
+
+def read_bag(bag: Path) -> Iterator[Tuple[str, int, object]]:
+    """(topic, timestamp ns, message) of one completed bag, in recording order."""
+    with AnyReader([Path(bag)], default_typestore=TYPESTORE) as reader:
+        for connection, timestamp, raw in reader.messages():
+            yield connection.topic, timestamp, reader.deserialize(raw, connection.msgtype)
+
+
+def read_messages(root: Path) -> Iterator[Tuple[str, str, int, object]]:
+    """(bag name, topic, timestamp ns, message) of every completed bag under ``root``, in order."""
+    for bag in completed_bags(root):
+        for topic, timestamp, message in read_bag(bag):
+            yield bag.name, topic, timestamp, message
