@@ -1,7 +1,8 @@
 """Residual Policy Learning: DDPG (or TD3) + HER on the residual MDP, with zero init and critic burn-in.
 
-Read top to bottom: the residual policy, the burn-in gate, the update rule, collection and evaluation, the
-run (checkpoints, logs, ONNX export). The paper's ideas each have one place:
+Read top to bottom: the residual policy, the burn-in gate, the update rule, one cycle of learning (shared with
+training from recordings, rpl_ros.learn.offline), collection and evaluation, the run (checkpoints, logs, ONNX
+export). The paper's ideas each have one place:
   residual sum          ``residual_actions`` -> rpl_ros.core.arbitration.residual_sum (the graph's own sum)
   zero-initialised f    ``Actor(zero_init_last_layer=True)`` in networks.py
   critic burn-in        ``BurnInGate``
@@ -113,6 +114,10 @@ class BurnInGate:
         return self.released
 
 
+def release_reason(gate: BurnInGate) -> str:
+    return f"actor released ({gate.mode}: {gate.reason}, over the last {gate.window} cycles)"
+
+
 # --- the update rule ------------------------------------------------------------------------------------
 
 class ResidualLearner:
@@ -186,6 +191,55 @@ class ResidualLearner:
                 self.updates = value
             else:
                 getattr(self, name).load_state_dict(value)
+
+
+# --- one cycle of learning (the in-process run and training from recordings share it) -------------------
+
+def her_future_p(her_k: int) -> float:
+    """HER's "future" strategy with k relabelled goals per real one relabels with probability 1 - 1 / (1 + k)."""
+    return 1.0 - 1.0 / (1.0 + her_k)
+
+
+def update_normalizer(learner: ResidualLearner, episodes: Dict[str, np.ndarray], rng: np.random.Generator,
+                      future_p: float, compute_reward) -> None:
+    """Statistics from new episodes, one input per stored step, with the goals HER will show the networks."""
+    n_episodes, horizon = episodes["action"].shape[:2]
+    fresh = her_sample(episodes, n_episodes * horizon, rng, future_p, compute_reward)
+    learner.normalizer.update(policy_inputs(fresh["observation"], fresh["goal"]))
+
+
+def learning_cycle(learner: ResidualLearner, gate: BurnInGate, replay: EpisodeReplay, updates: int,
+                   rng: np.random.Generator, future_p: float, compute_reward, step: int) -> Dict[str, float]:
+    """``updates`` gradient steps on HER batches (the actor's only once the gate has released it), the target
+    update, and the gate's judgement of the cycle. Returns the cycle's means (actor_loss once the actor learns)
+    and ``released_now``: 1.0 when this cycle released the actor."""
+    stats = [learner.update(replay.sample(learner.args.batch_size, rng, future_p, compute_reward),
+                            train_actor=gate.released) for _ in range(updates)]
+    learner.update_targets()
+    means = {key: float(np.mean([s[key] for s in stats if key in s]))
+             for key in ("critic_loss", "mean_q", "actor_loss") if any(key in s for s in stats)}
+    means["released_now"] = float(gate.judge(means["critic_loss"], means["mean_q"], step))
+    return means
+
+
+def export_onnx(actor: Actor, replay: EpisodeReplay, compute_reward) -> bytes:
+    """The ONNX residual, its parity with torch probed on stored states: the inputs the residual will meet."""
+    probe = replay.sample(256, np.random.default_rng(0), 0.0, compute_reward)
+    return export_residual(actor, policy_inputs(probe["observation"], probe["goal"]))
+
+
+def training_state(learner: ResidualLearner, gate: BurnInGate, rng: np.random.Generator) -> dict:
+    """What a checkpoint needs to continue learning where it stopped: networks, optimizers and normalizer, update
+    count, burn-in state, and both random generators."""
+    return {"learner": learner.state_dict(), "gate": dict(gate.__dict__), "numpy_rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state()}
+
+
+def restore_training_state(state: dict, learner: ResidualLearner, gate: BurnInGate, rng: np.random.Generator):
+    learner.load_state_dict(state["learner"])
+    gate.__dict__.update(state["gate"])
+    rng.bit_generator.state = state["numpy_rng"]
+    torch.set_rng_state(state["torch_rng"])
 
 
 # --- collecting and evaluating --------------------------------------------------------------------------
@@ -277,19 +331,15 @@ def train(args: Args) -> Dict[str, float]:
     checkpoint_path = run_dir / "checkpoint.pt"
     if args.resume:
         checkpoint = torch.load(checkpoint_path, weights_only=False)
-        learner.load_state_dict(checkpoint["learner"])
+        restore_training_state(checkpoint, learner, gate, rng)
         replay.load_state(checkpoint["replay"])
-        gate.__dict__.update(checkpoint["gate"])
         progress = Progress(**checkpoint["progress"])
-        rng.bit_generator.state = checkpoint["numpy_rng"]
-        torch.set_rng_state(checkpoint["torch_rng"])
         print(f"resumed {run_dir} at step {progress.step}")
-    future_p = 1.0 - 1.0 / (1.0 + args.her_k)
+    future_p = her_future_p(args.her_k)
 
     def save_checkpoint():
-        torch.save({"args": asdict(args), "learner": learner.state_dict(), "replay": replay.state(),
-                    "gate": dict(gate.__dict__), "progress": asdict(progress), "numpy_rng": rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state()}, checkpoint_path)
+        torch.save({"args": asdict(args), "replay": replay.state(), "progress": asdict(progress),
+                    **training_state(learner, gate, rng)}, checkpoint_path)
 
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=progress.step or None)
     csv_path = run_dir / "progress.csv"
@@ -314,30 +364,22 @@ def train(args: Args) -> Dict[str, float]:
                 episodes = collect_rollout(envs, learner.actor, base, args, horizon, rng, seed)
                 train_success.append(episodes.pop("success"))
                 replay.add(episodes)
-                # Normalizer statistics from the new episodes, with the goals HER will show the networks.
-                fresh = her_sample(episodes, args.num_envs * horizon, rng, future_p, reward_env.compute_reward)
-                learner.normalizer.update(policy_inputs(fresh["observation"], fresh["goal"]))
+                update_normalizer(learner, episodes, rng, future_p, reward_env.compute_reward)
                 progress.episodes += args.num_envs
                 progress.step += args.num_envs * horizon
                 bar.update(args.num_envs * horizon)
-            stats: List[Dict[str, float]] = []
-            for _ in range(args.updates_per_cycle):
-                batch = replay.sample(args.batch_size, rng, future_p, reward_env.compute_reward)
-                stats.append(learner.update(batch, train_actor=gate.released))
-            learner.update_targets()
+            cycle = learning_cycle(learner, gate, replay, args.updates_per_cycle, rng, future_p,
+                                   reward_env.compute_reward, progress.step)
             progress.cycles += 1
-            critic_loss = float(np.mean([s["critic_loss"] for s in stats]))
-            mean_q = float(np.mean([s["mean_q"] for s in stats]))
-            if gate.judge(critic_loss, mean_q, progress.step):
-                tqdm.write(f"burn-in over at step {progress.step}: actor released ({gate.mode}: {gate.reason}, "
-                           f"over the last {gate.window} cycles)")
+            critic_loss, mean_q = cycle["critic_loss"], cycle["mean_q"]
+            if cycle["released_now"]:
+                tqdm.write(f"burn-in over at step {progress.step}: {release_reason(gate)}")
             writer.add_scalar("train/critic_loss", critic_loss, progress.step)
             writer.add_scalar("train/mean_q", mean_q, progress.step)
             writer.add_scalar("train/actor_released", float(gate.released), progress.step)
             writer.add_scalar("train/success", float(np.mean(train_success)), progress.step)
-            actor_losses = [s["actor_loss"] for s in stats if "actor_loss" in s]
-            if actor_losses:
-                writer.add_scalar("train/actor_loss", float(np.mean(actor_losses)), progress.step)
+            if "actor_loss" in cycle:
+                writer.add_scalar("train/actor_loss", cycle["actor_loss"], progress.step)
 
             if progress.step >= next_eval or progress.step >= args.steps:
                 next_eval = (progress.step // args.eval_every + 1) * args.eval_every
@@ -359,8 +401,5 @@ def train(args: Args) -> Dict[str, float]:
         csv_file.close()
         envs.close()
         probe_env.close()
-    # Probe the export on stored states: the inputs the residual will meet.
-    probe = replay.sample(256, np.random.default_rng(0), 0.0, reward_env.compute_reward)
-    (run_dir / "residual.onnx").write_bytes(export_residual(learner.actor, policy_inputs(probe["observation"],
-                                                                                          probe["goal"])))
+    (run_dir / "residual.onnx").write_bytes(export_onnx(learner.actor, replay, reward_env.compute_reward))
     return last_eval

@@ -1,0 +1,172 @@
+"""Record -> train offline -> push a signed model: recordings as replay episodes, training from them (resumable),
+and the trainer node publishing signed models over real DDS."""
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rpl_ros.core.controllers import make_controller
+from rpl_ros.core.episodes import EpisodeRunner
+from rpl_ros.core.observation import ObservationCodec
+from rpl_ros.core.recording import TYPESTORE, SplitBagWriter, completed_bags
+from rpl_ros.core.residual import ResidualModel
+from rpl_ros.core.tasks import make_env, task_spec
+from rpl_ros.learn.config import Args
+from rpl_ros.learn.offline import CHECKPOINT, MODEL, RecordingsTrainer, train_from_recordings
+from rpl_ros.learn.recordings import EpisodeAssembler, read_episodes, stack_episodes
+from rpl_ros.nodes.common import ACTION, BASE_ACTION, EPISODE, OBSERVATION, RESIDUAL_ACTION
+
+TASK, HORIZON = "push", 50
+SPEC = task_spec(TASK)
+CODEC = ObservationCodec(SPEC.observation_sizes)
+TOPICS = {OBSERVATION: "sensor_msgs/msg/JointState", BASE_ACTION: "sensor_msgs/msg/JointState",
+          RESIDUAL_ACTION: "sensor_msgs/msg/JointState", ACTION: "sensor_msgs/msg/JointState",
+          EPISODE: "std_msgs/msg/String"}
+SMALL = Args(task=TASK, hidden=(32, 32), batch_size=32, updates_per_cycle=5, burn_in_window=1, buffer_episodes=50,
+             progress_bar=False)
+
+
+def joint_state_cdr(stamp_ns: int, names, values) -> bytes:
+    types = TYPESTORE.types
+    stamp = types["builtin_interfaces/msg/Time"](sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+    msg = types["sensor_msgs/msg/JointState"](
+        header=types["std_msgs/msg/Header"](stamp=stamp, frame_id=""), name=list(names),
+        position=np.asarray(values, np.float64), velocity=np.zeros(0), effort=np.zeros(0))
+    return bytes(TYPESTORE.serialize_cdr(msg, "sensor_msgs/msg/JointState"))
+
+
+def string_cdr(text: str) -> bytes:
+    return bytes(TYPESTORE.serialize_cdr(TYPESTORE.types["std_msgs/msg/String"](data=text), "std_msgs/msg/String"))
+
+
+def residual_of(obs) -> np.ndarray:
+    """A made-up residual that depends on the state, so that recorded and stored actions can be told apart."""
+    return np.clip(np.sin(obs["observation"][:4] * 7.0) * 0.3, -1.0, 1.0)
+
+
+def record(root: Path, episodes: int, seed: int, drop_action_in=(), fallback_at=None, resend_at=None,
+           crash_after=None) -> list:
+    """Run ``episodes`` episodes in-process, base controller + residual_of, and write what the recorder writes:
+    one bag per episode, the messages in the order the recorder can receive them (the next episode's first
+    observation before the episode event). Faults: drop the applied action of one step in the episodes
+    ``drop_action_in``; base-only fallback at step ``fallback_at`` (the arbitration applied the base alone);
+    a lockstep re-send of the observation of step ``resend_at`` whose first answer came late; a recorder crash
+    after ``crash_after`` steps of one more episode. Returns the episode results."""
+    writer = SplitBagWriter(root, TOPICS)
+    clock = iter(range(1_000_000_000, 10**12, 1_000_000))
+    base = make_controller(SPEC.controller)
+    runner = EpisodeRunner(TASK, episodes + (crash_after is not None), seed)
+
+    def write(topic, stamp, names, values):
+        writer.write(topic, next(clock), joint_state_cdr(stamp, names, values))
+
+    while not runner.done:
+        step, obs = runner.steps, runner.obs
+        stamp = next(clock)
+        write(OBSERVATION, stamp, CODEC.names, CODEC.encode(obs))
+        base_action, residual = base(obs), residual_of(obs)
+        if step == resend_at:  # the first observation went unanswered: re-sent under a new stamp
+            late = stamp
+            stamp = next(clock)
+            write(OBSERVATION, stamp, CODEC.names, CODEC.encode(obs))
+        applied = base_action if step == fallback_at else np.clip(base_action + residual, -1.0, 1.0)
+        write(BASE_ACTION, stamp, SPEC.action_names, base_action)
+        write(RESIDUAL_ACTION, stamp, SPEC.action_names, residual)
+        if not (runner.episode in drop_action_in and step == 20):
+            write(ACTION, stamp, SPEC.action_names, applied)
+        if step == resend_at:  # the late answers to the first observation, which the bridge ignored
+            for topic, values in ((BASE_ACTION, base_action), (RESIDUAL_ACTION, -residual), (ACTION, -applied)):
+                write(topic, late, SPEC.action_names, values)
+        if runner.episode == episodes and step + 1 == crash_after:
+            return runner.results  # the recorder dies with its bag open
+        result = runner.step(applied)
+        if result is not None:
+            if not runner.done:
+                write(OBSERVATION, next(clock), CODEC.names, CODEC.encode(runner.obs))
+            writer.write(EPISODE, next(clock), string_cdr(json.dumps(result.__dict__)))
+            writer.split()
+    writer.close()
+    return runner.results
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    """5 episodes of push: 0 and 2 with a dropped action (skipped), the others complete; a crashed sixth."""
+    root = tmp_path_factory.mktemp("recordings")
+    results = record(root, 5, seed=10, drop_action_in=(0, 2), fallback_at=7, resend_at=12, crash_after=30)
+    return root, results
+
+
+def test_recordings_become_the_residual_mdps_episodes(recordings):
+    root, results = recordings
+    assert len(completed_bags(root)) == 5 and len(list(root.glob("bag_*"))) == 6  # the crashed bag is left open
+    assembler = EpisodeAssembler(TASK)
+    episodes = read_episodes(assembler, completed_bags(root))
+    assert [e.seed for e in episodes] == [11, 13, 14] and [e.key for e in episodes] == \
+        ["bag_00001#0", "bag_00003#0", "bag_00004#0"]
+    assert dict(assembler.skipped) == {"incomplete (recorder started mid-episode, dropped samples)": 2}
+    assert "3 episodes rebuilt" in assembler.summary()
+
+    batch = stack_episodes(episodes)
+    assert batch["observation"].shape == (3, HORIZON + 1, 25) and batch["achieved_goal"].shape == (3, HORIZON + 1, 3)
+    assert batch["desired_goal"].shape == (3, HORIZON, 3) and batch["action"].shape == (3, HORIZON, 4)
+    assert batch["reward"].shape == (3, HORIZON)
+    compute_reward = make_env(TASK).unwrapped.compute_reward
+    np.testing.assert_array_equal(batch["reward"], compute_reward(batch["achieved_goal"][:, 1:],
+                                                                  batch["desired_goal"], {}))
+    for episode, result in zip(episodes, [results[i] for i in (1, 3, 4)]):
+        assert episode.success == result.success
+        assert episode.arrays["reward"].sum() == result.episode_return
+        np.testing.assert_array_equal(episode.arrays["observation"][-1],
+                                      CODEC.decode(CODEC.names, result.final_observation)["observation"])
+
+    # Replayed in-process, the same seeds give the recorded states, residuals, base and applied actions.
+    env, base = make_env(TASK), make_controller(SPEC.controller)
+    for episode in episodes:
+        obs, _ = env.reset(seed=episode.seed)
+        for t in range(HORIZON):
+            np.testing.assert_array_equal(episode.arrays["observation"][t], obs["observation"])
+            expected = np.zeros(4) if t == 7 else residual_of(obs)  # the fallback step: the residual executed
+            np.testing.assert_array_equal(episode.arrays["action"][t], expected)
+            np.testing.assert_array_equal(episode.arrays["residual"][t], residual_of(obs))
+            np.testing.assert_array_equal(episode.arrays["base"][t], base(obs))
+            obs, *_ = env.step(episode.arrays["applied"][t])
+    assert assembler.effective_residual_steps == 3  # one fallback step per episode
+
+
+def test_offline_training_exports_an_onnx_residual_of_the_graphs_shape(recordings, tmp_path):
+    root, _ = recordings
+    trainer = train_from_recordings(SMALL, root, 12, tmp_path)
+    assert trainer.updates == 12 and trainer.episodes == 3
+    model = ResidualModel((tmp_path / MODEL).read_bytes(), CODEC.policy_input_size, len(SPEC.action_names))
+    residual = model(ObservationCodec.policy_input(CODEC.decode(CODEC.names, np.full(CODEC.size, 0.1))))
+    assert residual.shape == (4,) and np.isfinite(residual).all()
+    header, *rows = (tmp_path / "progress.csv").read_text().splitlines()
+    assert header.startswith("updates,episodes") and [r.split(",")[:2] for r in rows] == [["12", "3"]]
+
+
+def test_restarted_training_resumes_its_run(recordings, tmp_path):
+    root, _ = recordings
+    args = replace(SMALL, seed=4)
+    straight = train_from_recordings(args, root, 20, tmp_path / "straight")
+    train_from_recordings(args, root, 10, tmp_path / "resumed")
+    checkpoint = torch.load(tmp_path / "resumed" / CHECKPOINT, weights_only=False)
+    restarted = RecordingsTrainer(args, root, tmp_path / "resumed")
+    assert restarted.resumed and restarted.updates == 10
+    for name, state in checkpoint["learner"].items():
+        if name != "updates" and "optimizer" not in name:
+            for key, value in getattr(restarted.learner, name).state_dict().items():
+                assert torch.equal(value, state[key]), f"{name}.{key} not restored"
+    resumed = train_from_recordings(args, root, 20, tmp_path / "resumed")
+    assert resumed.updates == 20
+    # The restart continued the run: it ends exactly where the uninterrupted one does.
+    for name in ("actor", "critics", "actor_target", "critic_targets"):
+        for (key, a), b in zip(getattr(straight.learner, name).state_dict().items(),
+                               getattr(resumed.learner, name).state_dict().values()):
+            assert torch.equal(a, b), f"{name}.{key} differs after resume"
+    rows = (tmp_path / "resumed" / "progress.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows] == ["updates", "10", "20"]
