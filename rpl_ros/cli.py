@@ -2,6 +2,7 @@
 
   rpl-ros launch push_sim [--episodes N] [--mode lockstep|realtime] ...   run a node graph over DDS
   rpl-ros train --task push --steps N [--base none] [--resume] ...         train a residual, export ONNX
+  rpl-ros train --from-recordings DIR --task T --updates N --out OUT       ... from recorded episodes
   rpl-ros eval --task T --policy base|residual.onnx --episodes N [--video episode.gif|strip.png]
 """
 import argparse
@@ -71,13 +72,35 @@ def cmd_launch(args) -> int:
 
 def cmd_train(args) -> int:
     from rpl_ros.learn.config import args_from_namespace
-    from rpl_ros.learn.train import train  # torch is imported here only, never by `rpl-ros launch`
 
     train_args = args_from_namespace(args)
+    if args.from_recordings:
+        return cmd_train_from_recordings(args, train_args)
+    from rpl_ros.learn.train import train  # torch is imported here only, never by `rpl-ros launch`
+
     result = train(train_args)
     print(f"{train_args.task}: success {result['success']:.2f}, return {result['return']:.1f} over "
           f"{train_args.eval_episodes} evaluation episodes (seeds {train_args.eval_seed}..); residual exported to "
           f"{train_args.run_dir}/residual.onnx")
+    return 0
+
+
+def cmd_train_from_recordings(args, train_args) -> int:
+    from pathlib import Path
+
+    from rpl_ros.learn.offline import MODEL, train_from_recordings
+
+    if args.updates is None or args.out is None:
+        print("rpl-ros train: --from-recordings needs --updates and --out", file=sys.stderr)
+        return 2
+    try:
+        trainer = train_from_recordings(train_args, Path(args.from_recordings), args.updates, Path(args.out),
+                                        args.checkpoint_every)
+    except ValueError as error:
+        print(f"rpl-ros train: {error}", file=sys.stderr)
+        return 1
+    print(f"{train_args.task}: {trainer.updates} updates on {trainer.episodes} recorded episodes; residual exported "
+          f"to {Path(args.out) / MODEL}")
     return 0
 
 
@@ -125,12 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
     launch.set_defaults(func=cmd_launch)
     from rpl_ros.learn.config import add_arguments  # torch-free: only the learner's settings
     train = sub.add_parser(
-        "train", help="train a residual policy in-process (DDPG/TD3 + HER) and export it as ONNX",
+        "train", help="train a residual policy (DDPG/TD3 + HER), in-process or from recordings; export ONNX",
         description="Train the residual f(s) on top of the task's base controller (or from scratch with "
                     "--base none) on vectorized MuJoCo environments, evaluating and checkpointing every "
                     "--eval-every steps (progress.csv, TensorBoard under tb/, checkpoint.pt in --run-dir), then "
-                    "export residual.onnx for `rpl-ros launch push_sim --model-path`.")
+                    "export residual.onnx for `rpl-ros launch push_sim --model-path`. "
+                    "With --from-recordings DIR it trains instead on the episodes the graph recorded "
+                    "(`rpl-ros record`): --updates gradient steps in all, with the same learner, burn-in and HER, "
+                    "checkpointing into --out (checkpoint.pt, progress.csv) and exporting --out/residual.onnx; "
+                    "run again on the same --out, it resumes that run (with any episodes recorded since). "
+                    "Episodes the recording does not hold whole are skipped and counted.")
     add_arguments(train)
+    offline = train.add_argument_group("training from recordings")
+    offline.add_argument("--from-recordings", metavar="DIR",
+                         help="train on the complete episodes in the bags of DIR (the recorder's directory) instead "
+                              "of simulating; --task and --residual-scale must be those of the recorded graph")
+    offline.add_argument("--updates", type=int, metavar="N",
+                         help="gradient steps the run in --out has when done (a resumed run continues to N)")
+    offline.add_argument("--out", metavar="OUT", help="checkpoint.pt, progress.csv and residual.onnx go here; an "
+                                                      "OUT with a checkpoint is resumed")
+    offline.add_argument("--checkpoint-every", type=int, default=1000, metavar="N",
+                         help="updates between checkpoints (default: 1000)")
     train.set_defaults(func=cmd_train)
     evaluation = sub.add_parser(
         "eval", help="success of a policy on a task, with a confidence interval; optionally a video",

@@ -1,6 +1,8 @@
 """Record -> train offline -> push a signed model: recordings as replay episodes, training from them (resumable),
 and the trainer node publishing signed models over real DDS."""
 import json
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -138,10 +140,15 @@ def test_recordings_become_the_residual_mdps_episodes(recordings):
     assert assembler.effective_residual_steps == 3  # one fallback step per episode
 
 
-def test_offline_training_exports_an_onnx_residual_of_the_graphs_shape(recordings, tmp_path):
+def test_train_command_trains_on_recordings_and_exports_an_onnx_residual(recordings, tmp_path):
     root, _ = recordings
-    trainer = train_from_recordings(SMALL, root, 12, tmp_path)
-    assert trainer.updates == 12 and trainer.episodes == 3
+    run = subprocess.run([sys.executable, "-m", "rpl_ros.cli", "train", "--from-recordings", str(root), "--task", TASK,
+                          "--updates", "12", "--out", str(tmp_path), "--hidden", "32", "32", "--batch-size", "32",
+                          "--updates-per-cycle", "5", "--burn-in-window", "1", "--no-progress-bar"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "5 bags, 3 episodes rebuilt" in run.stdout and "2 incomplete" in run.stdout
+    assert "12 updates on 3 recorded episodes" in run.stdout
     model = ResidualModel((tmp_path / MODEL).read_bytes(), CODEC.policy_input_size, len(SPEC.action_names))
     residual = model(ObservationCodec.policy_input(CODEC.decode(CODEC.names, np.full(CODEC.size, 0.1))))
     assert residual.shape == (4,) and np.isfinite(residual).all()
