@@ -5,7 +5,7 @@ from glob import glob
 from setuptools import find_packages, setup
 
 PACKAGE = "rpl_ros"
-NODES = ["mujoco_bridge", "base_controller", "residual_policy", "arbitration", "recorder", "twist_commander"]
+NODES = ["mujoco_bridge", "base_controller", "residual_policy", "arbitration", "recorder", "twist_commander", "compose"]
 
 setup(
     name=PACKAGE,

@@ -19,6 +19,9 @@ LAUNCH_ARGUMENTS = {
     "model_path": "ONNX residual to start with (empty: the zero residual)",
 }
 MAIN_NODE = "mujoco_bridge"  # the graph ends when this node exits
+EXECUTORS = ("events", "single")
+"""rclpy's events executor (the default: bench/graph_levers.py) or its SingleThreadedExecutor"""
+DEFAULT_EXECUTOR = EXECUTORS[0]
 
 
 @dataclass
@@ -118,12 +121,15 @@ def launch_description(graph: str):
         overrides = {argument: LaunchConfiguration(argument).perform(context) for argument in defaults}
         return [
             Node(package=PACKAGE, executable=spec.executable, name=spec.name, parameters=[spec.parameters],
-                 output="screen", on_exit=Shutdown() if spec.name == MAIN_NODE else None)
+                 arguments=["--executor", LaunchConfiguration("executor")], output="screen",
+                 on_exit=Shutdown() if spec.name == MAIN_NODE else None)
             for spec in load_graph(graph, overrides).nodes
         ]
 
     arguments = [DeclareLaunchArgument(argument, default_value=default, description=LAUNCH_ARGUMENTS[argument])
                  for argument, default in defaults.items()]
+    arguments.append(DeclareLaunchArgument("executor", default_value=DEFAULT_EXECUTOR, choices=list(EXECUTORS),
+                                           description="the executor every node spins on"))
     return LaunchDescription([*arguments, OpaqueFunction(function=nodes)])
 
 

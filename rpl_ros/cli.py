@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from rpl_ros.bringup import LAUNCH_ARGUMENTS, load_graph
+from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS, LAUNCH_ARGUMENTS, load_graph
 
 
 def default_domain_id() -> int:
@@ -57,7 +57,7 @@ def cmd_launch(args) -> int:
     except ValueError as error:
         print(f"rpl-ros launch: {error}", file=sys.stderr)
         return 2
-    status, summary = run_graph(graph, args.domain_id, args.timeout)
+    status, summary = run_graph(graph, args.domain_id, args.timeout, args.compose, args.executor)
     if summary is None:
         print("rpl-ros launch: the graph stopped before it finished a run", file=sys.stderr)
         return status or 1
@@ -144,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--domain-id", type=int, default=default_domain_id(),
                         help="ROS_DOMAIN_ID for the graph (default: $ROS_DOMAIN_ID or one of our own)")
     launch.add_argument("--timeout", type=float, help="stop the graph after this many seconds")
+    launch.add_argument("--compose", action="store_true",
+                        help="run all nodes in one process (like a component container) instead of one each")
+    launch.add_argument("--executor", choices=EXECUTORS, default=DEFAULT_EXECUTOR,
+                        help="the executor every node spins on (default: %(default)s)")
     launch.add_argument("--no-check", action="store_true", help="skip the zero-residual == base check")
     launch.set_defaults(func=cmd_launch)
     from rpl_ros.learn.config import add_arguments  # torch-free: only the learner's settings

@@ -8,15 +8,23 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from rpl_ros.bringup import MAIN_NODE, Graph, ros_environment
+from rpl_ros.bringup import DEFAULT_EXECUTOR, MAIN_NODE, Graph, ros_environment
 from rpl_ros.core.episodes import RunSummary
 
 STOP_GRACE_S = 5.0
 
 
-def node_command(executable: str, name: str, params_file: Path) -> List[str]:
-    return [sys.executable, "-m", f"rpl_ros.nodes.{executable}",
+def node_command(executable: str, name: str, params_file: Path, executor: str) -> List[str]:
+    return [sys.executable, "-m", f"rpl_ros.nodes.{executable}", "--executor", executor,
             "--ros-args", "-r", f"__node:={name}", "--params-file", str(params_file)]
+
+
+def process_commands(graph: Graph, params_file: Path, compose: bool, executor: str) -> Dict[str, List[str]]:
+    """One process a node, or (``compose``) one process for the whole graph, named after its main node."""
+    if compose:
+        return {MAIN_NODE: [sys.executable, "-m", "rpl_ros.nodes.compose", *(n.executable for n in graph.nodes),
+                            "--executor", executor, "--ros-args", "--params-file", str(params_file)]}
+    return {n.name: node_command(n.executable, n.name, params_file, executor) for n in graph.nodes}
 
 
 def stop(processes: Dict[str, subprocess.Popen]):
@@ -33,9 +41,11 @@ def stop(processes: Dict[str, subprocess.Popen]):
             process.wait()
 
 
-def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None) -> Tuple[int, Optional[RunSummary]]:
+def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None, compose: bool = False,
+              executor: str = DEFAULT_EXECUTOR) -> Tuple[int, Optional[RunSummary]]:
     """Start every node of ``graph``, wait for the main node to finish, stop the rest.
 
+    ``compose`` runs all nodes in one process (rpl_ros.nodes.compose); ``executor`` is the nodes' executor.
     Returns (exit status, the main node's summary). The status is 0 when the main node finished its run,
     130 on Ctrl-C/SIGTERM, and otherwise that of the first node that failed.
     """
@@ -54,10 +64,9 @@ def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None) -
         env = ros_environment(domain_id)
         status, started = 0, time.monotonic()
         try:
-            for spec in graph.nodes:
+            for name, command in process_commands(graph, params_file, compose, executor).items():
                 # Own session: a terminal's Ctrl-C reaches the runner only, which stops the nodes in order.
-                processes[spec.name] = subprocess.Popen(node_command(spec.executable, spec.name, params_file),
-                                                        env=env, start_new_session=True)
+                processes[name] = subprocess.Popen(command, env=env, start_new_session=True)
             while not interrupted:
                 if processes[MAIN_NODE].poll() is not None:
                     status = processes[MAIN_NODE].returncode

@@ -1,5 +1,8 @@
 """What every rpl_ros node shares: topic names, QoS, message helpers, diagnostics and a clean main()."""
+import argparse
+import os
 import signal
+import sys
 import time
 from typing import Callable, Dict, Optional, Sequence
 
@@ -7,8 +10,12 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
+from rclpy.utilities import remove_ros_args
+
+from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 
@@ -100,28 +107,58 @@ def parameters(node: Node, defaults: Dict[str, object]) -> Dict[str, object]:
     return {name: node.declare_parameter(name, value).value for name, value in defaults.items()}
 
 
+def process_parser() -> argparse.ArgumentParser:
+    """The options of a node process itself, given before ``--ros-args``: which executor spins its nodes and
+    which CPUs it may run on (``ros2 run rpl_ros arbitration --executor events --cpus 1``)."""
+    parser = argparse.ArgumentParser(description="An rpl_ros node process; its settings are ROS parameters "
+                                                 "(--ros-args -p name:=value or --params-file FILE).")
+    parser.add_argument("--executor", choices=EXECUTORS, default=DEFAULT_EXECUTOR,
+                        help="events: rclpy's EventsExecutor (lower latency, bench/graph_levers.py); "
+                             "single: rclpy's SingleThreadedExecutor")
+    parser.add_argument("--cpus", type=int, nargs="+", help="pin the process to these CPUs (sched_setaffinity)")
+    return parser
+
+
+def parse_process_options(parser: argparse.ArgumentParser, args=None) -> argparse.Namespace:
+    return parser.parse_args(remove_ros_args(list(sys.argv if args is None else args))[1:])
+
+
 def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callable[[Node], bool]] = None) -> int:
-    """Spin a node until Ctrl-C, launch shutdown, or ``finished(node)``; a ConfigError exits with status 2."""
+    """Spin one node until Ctrl-C, launch shutdown, or ``finished(node)``; see ``run_nodes``."""
+    return run_nodes([make_node], parse_process_options(process_parser(), args), args, finished)
+
+
+def run_nodes(makers: Sequence[Callable[[], Node]], options: argparse.Namespace, args=None,
+              finished: Optional[Callable[[Node], bool]] = None) -> int:
+    """Spin nodes in this process until Ctrl-C, launch shutdown, or ``finished(node)`` for one of them.
+
+    A ConfigError exits with status 2. On SIGINT/SIGTERM each node's ``before_exit()`` runs while it can
+    still publish (the arbitration's last command is a hold).
+    """
+    if options.cpus:
+        os.sched_setaffinity(0, options.cpus)
     # Our own SIGINT/SIGTERM handling (not rclpy's, which shuts the context down at once), so a node can still
-    # publish in before_exit(): the arbitration's last command is a hold.
+    # publish in before_exit().
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    node = None
+    nodes = []
     try:
-        node = make_node()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        while rclpy.ok() and not (finished and finished(node)):
+        nodes.extend(make() for make in makers)
+        executor = EventsExecutor() if options.executor == "events" else SingleThreadedExecutor()
+        for node in nodes:
+            executor.add_node(node)
+        while rclpy.ok() and not (finished and any(finished(node) for node in nodes)):
             executor.spin_once(timeout_sec=0.1)
         return 0
     except ConfigError as error:
         rclpy.logging.get_logger("rpl_ros").error(f"bad configuration: {error}")
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
-        if node is not None and hasattr(node, "before_exit") and rclpy.ok():
-            node.before_exit()
+        for node in nodes:
+            if hasattr(node, "before_exit") and rclpy.ok():
+                node.before_exit()
         return 0
     finally:
-        if node is not None:
+        for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()

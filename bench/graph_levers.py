@@ -1,0 +1,92 @@
+"""What each lever of issue 8 gives: the push_sim graph in realtime mode at one control rate, run in turn as
+separate processes or composed into one process (rpl_ros.nodes.compose), with rclpy's single-threaded or
+events executor, and with the arbitration pinned to a CPU of its own. All variants run in this one run,
+interleaved over ``--rounds`` so that the machine's drift hits them alike; ratios are against the first.
+
+    python bench/graph_levers.py [--rate 100] [--episodes 10] [--rounds 2]
+"""
+import argparse
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rpl_ros.bringup import load_graph
+from rpl_ros.runner import run_graph
+
+VARIANTS = {  # name: (compose, executor, pin the arbitration to CPU 1 and the other nodes to CPU 0)
+    "processes, single-threaded": (False, "single", False),
+    "processes, events executor": (False, "events", False),
+    "processes, single, arbitration pinned": (False, "single", True),
+    "composed, single-threaded": (True, "single", False),
+    "composed, events executor": (True, "events", False),
+}
+
+
+def pin_nodes(domain_id: int, done: threading.Event):
+    """Pin this graph's arbitration process to CPU 1 and its other node processes to CPU 0, as they appear."""
+    pinned = set()
+    while not done.is_set():
+        for proc in Path("/proc").iterdir():
+            try:
+                if not proc.name.isdigit() or int(proc.name) in pinned:
+                    continue
+                if f"ROS_DOMAIN_ID={domain_id}".encode() not in (proc / "environ").read_bytes().split(b"\0"):
+                    continue
+                cmdline = (proc / "cmdline").read_bytes()
+                if b"rpl_ros.nodes." in cmdline:
+                    os.sched_setaffinity(int(proc.name), {1} if b"rpl_ros.nodes.arbitration" in cmdline else {0})
+                    pinned.add(int(proc.name))
+            except OSError:
+                continue
+        done.wait(0.05)
+
+
+def run_variant(rate: float, episodes: int, compose: bool, executor: str, pin: bool, domain_id: int):
+    graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
+                                    "mujoco_bridge.control_rate": float(rate)})
+    done = threading.Event()
+    pinner = threading.Thread(target=pin_nodes, args=(domain_id, done), daemon=True)
+    if pin:
+        pinner.start()
+    try:
+        status, summary = run_graph(graph, domain_id, compose=compose, executor=executor)
+    finally:
+        done.set()
+    assert status == 0 and summary is not None, f"the graph failed (status {status})"
+    return summary
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz")
+    parser.add_argument("--episodes", type=int, default=10, help="Push episodes (50 cycles each) per run")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of every variant, interleaved")
+    args = parser.parse_args()
+    if os.cpu_count() < 2:
+        del VARIANTS["processes, single, arbitration pinned"]
+    latencies = {name: [] for name in VARIANTS}
+    missed = {name: [0, 0] for name in VARIANTS}
+    for round_ in range(args.rounds):
+        for i, (name, variant) in enumerate(VARIANTS.items()):
+            summary = run_variant(args.rate, args.episodes, *variant, domain_id=150 + (os.getpid() + i) % 50)
+            latencies[name].append(summary.latency_ms)
+            missed[name][0] += summary.missed_cycles
+            missed[name][1] += sum(e.steps for e in summary.episodes)
+            print(f"round {round_ + 1}/{args.rounds}: {name} done", flush=True)
+    print(f"\npush_sim, realtime {args.rate:.0f} Hz, {args.rounds} x {args.episodes} episodes per variant "
+          f"(medians over rounds of each run's p50/p99/max)")
+    print(f"{'variant':40} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'missed':>8} {'p50 ratio':>10} {'p99 ratio':>10}")
+    first = None
+    for name in VARIANTS:
+        lat = {k: float(np.median([run[k] for run in latencies[name]])) for k in ("p50", "p99", "max")}
+        first = first or lat
+        share = 100 * missed[name][0] / max(missed[name][1], 1)
+        print(f"{name:40} {lat['p50']:7.2f} {lat['p99']:7.2f} {lat['max']:7.2f} {share:7.2f}% "
+              f"{lat['p50'] / first['p50']:10.2f} {lat['p99'] / first['p99']:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
