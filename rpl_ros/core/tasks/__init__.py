@@ -50,6 +50,12 @@ register_task("mbrl_pusher",
               TaskSpec("rpl_ros/MBRLPusher-v0", "mbrl_pusher", tuple(f"joint{i}_torque" for i in range(1, 8)),
                        {"observation": 20, "achieved_goal": 3, "desired_goal": 3}),
               "rpl_ros.core.tasks.pusher:MBRLPusherEnv", 150)
+# Beyond the paper: FetchPush for a joint-controlled Franka Panda (Fetch's 25 observation values, then the 7 arm
+# joint positions), so Fetch's pusher drives it unchanged.
+register_task("panda_push",
+              TaskSpec("rpl_ros/PandaPush-v0", "push", FETCH_ACTIONS, {"observation": 32, "achieved_goal": 3,
+                                                                      "desired_goal": 3}),
+              "rpl_ros.core.tasks.panda:PandaPushEnv", 50)
 
 
 def task_spec(task: str) -> TaskSpec:
@@ -60,6 +66,6 @@ def task_spec(task: str) -> TaskSpec:
         raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}") from None
 
 
-def make_env(task: str, render_mode: Optional[str] = None) -> gym.Env:
-    """The gymnasium environment of ``task`` (a key of TASKS)."""
-    return gym.make(task_spec(task).env_id, render_mode=render_mode)
+def make_env(task: str, render_mode: Optional[str] = None, **kwargs) -> gym.Env:
+    """The gymnasium environment of ``task`` (a key of TASKS); ``kwargs`` go to its constructor."""
+    return gym.make(task_spec(task).env_id, render_mode=render_mode, **kwargs)
