@@ -27,6 +27,7 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [f"{node} = {PACKAGE}.nodes.{node}:main" for node in NODES]
-        + ["rpl-ros = rpl_ros.cli:main"],
+        + ["trainer = rpl_ros.learn.trainer_node:main",  # beside the nodes, but not a runtime one: it needs torch
+           "rpl-ros = rpl_ros.cli:main"],
     },
 )

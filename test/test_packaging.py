@@ -35,7 +35,7 @@ def colcon_install(tmp_path_factory) -> Path:
 
 def test_colcon_installs_executables_launch_and_config(colcon_install):
     prefix = colcon_install / "rpl_ros"
-    for node in NODES:
+    for node in NODES + ["trainer"]:  # the trainer runs beside the nodes, though it is not a runtime one
         assert os.access(prefix / "lib" / "rpl_ros" / node, os.X_OK), node
     assert (prefix / "share" / "rpl_ros" / "launch" / "push_sim.launch.py").is_file()
     assert (prefix / "share" / "rpl_ros" / "config" / "push_sim.yaml").is_file()

@@ -1,6 +1,8 @@
 """Record -> train offline -> push a signed model: recordings as replay episodes, training from them (resumable),
 and the trainer node publishing signed models over real DDS."""
 import json
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -177,3 +179,77 @@ def test_restarted_training_resumes_its_run(recordings, tmp_path):
             assert torch.equal(a, b), f"{name}.{key} differs after resume"
     rows = (tmp_path / "resumed" / "progress.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows] == ["updates", "10", "20"]
+
+
+def test_trainer_node_publishes_signed_models_the_residual_node_accepts(recordings, ros_context, processes, tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from std_msgs.msg import UInt8MultiArray
+    from std_srvs.srv import Trigger
+
+    from rpl_ros.core.envelope import generate_keypair, load_public_key
+    from rpl_ros.core.hotswap import load_candidate
+    from rpl_ros.nodes.common import DIAGNOSTICS, LATCHED_QOS, RESIDUAL_MODEL
+
+    root = tmp_path / "recordings"
+    shutil.copytree(recordings[0], root)
+    private, public = generate_keypair(tmp_path / "keys")
+    trainer = processes.start(["-m", "rpl_ros.learn.trainer_node", "--ros-args",
+                               "-p", f"recordings:={root}", "-p", f"out_directory:={tmp_path / 'out'}",
+                               "-p", f"private_key:={private}", "-p", "hidden:=[16, 16]", "-p", "batch_size:=16",
+                               "-p", "updates_per_round:=10", "-p", "publish_every:=15",
+                               "-p", "max_updates_per_episode:=10", "-p", "poll_period:=0.2"])
+    node = Node("model_listener", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(node)
+    models, diagnostics = [], {}
+    node.create_subscription(UInt8MultiArray, RESIDUAL_MODEL, lambda m: models.append(bytes(m.data)), LATCHED_QOS)
+    node.create_subscription(DiagnosticArray, DIAGNOSTICS, lambda m: diagnostics.update(
+        {s.name: {v.key: v.value for v in s.values} for s in m.status}), 10)
+    publish = node.create_client(Trigger, "/trainer/publish")
+
+    def spin_until(condition, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline and trainer.poll() is None:
+            executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    def trainer_status():
+        return diagnostics.get("rpl_ros/trainer", {})
+
+    try:
+        # 3 recorded episodes allow 30 updates, in rounds of 10: a model goes out at update 20 (publish_every 15),
+        # none at 30, where the trainer waits for more episodes.
+        assert spin_until(lambda: trainer_status().get("updates") == "30" and len(models) == 1), \
+            (trainer_status(), len(models))
+        key = load_public_key(public)
+
+        def version(model: bytes) -> str:  # accepted exactly as the residual node accepts a pushed model
+            return load_candidate(model, key, CODEC.policy_input_size, len(SPEC.action_names)).version
+
+        assert version(models[0]).startswith("push-u20-") and trainer_status()["last_version"] == version(models[0])
+        assert trainer_status()["episodes"] == "3" and trainer_status()["skipped"] == "2"
+
+        assert publish.wait_for_service(timeout_sec=10)  # ~/publish sends the current model out now
+        future = publish.call_async(Trigger.Request())
+        assert spin_until(future.done) and future.result().success
+        assert spin_until(lambda: len(models) == 2) and version(models[1]).startswith("push-u30-")
+
+        record(root, 2, seed=40)  # newly completed bags are read and trained on; 15 updates later a model goes out
+        assert spin_until(lambda: len(models) == 3), trainer_status()
+        assert version(models[2]).startswith("push-u50-")
+        assert spin_until(lambda: trainer_status()["episodes"] == "5" and trainer_status()["bags"] == "7")
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+    trainer.send_signal(signal.SIGINT)
+    assert trainer.wait(timeout=20) == 0
+    checkpoint = torch.load(tmp_path / "out" / CHECKPOINT, weights_only=False)  # saved at the last publish or exit
+    assert checkpoint["learner"]["updates"] == 50
+
+
+def test_trainer_node_will_not_run_without_a_signing_key(domain_id, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "rpl_ros.learn.trainer_node", "--ros-args",
+                          "-p", f"out_directory:={tmp_path}"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "private_key is empty" in run.stderr

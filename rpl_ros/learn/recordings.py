@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
 import numpy as np
+from rosbags.highlevel import AnyReaderError
 
 from rpl_ros.core.arbitration import residual_sum
 from rpl_ros.core.observation import ObservationCodec, ObservationError
@@ -161,13 +162,17 @@ class EpisodeAssembler:
 
 
 def read_episodes(assembler: EpisodeAssembler, bags: Iterable[Path]) -> List[RecordedEpisode]:
-    """The episodes that end in ``bags`` (completed bags, in recording order)."""
+    """The episodes that end in ``bags`` (completed bags, in recording order). A bag that cannot be read (a
+    damaged file) is counted in the assembler's skips; what was read of it still goes through the checks."""
     episodes = []
     for bag in bags:
-        for topic, _, message in read_bag(bag):
-            episode = assembler.add(Path(bag).name, topic, message)
-            if episode is not None:
-                episodes.append(episode)
+        try:
+            for topic, _, message in read_bag(bag):
+                episode = assembler.add(Path(bag).name, topic, message)
+                if episode is not None:
+                    episodes.append(episode)
+        except AnyReaderError:
+            assembler.skipped["unreadable bags"] += 1
     return episodes
 
 
