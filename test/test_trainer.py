@@ -253,3 +253,20 @@ def test_trainer_node_will_not_run_without_a_signing_key(domain_id, tmp_path):
     run = subprocess.run([sys.executable, "-m", "rpl_ros.learn.trainer_node", "--ros-args",
                           "-p", f"out_directory:={tmp_path}"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "private_key is empty" in run.stderr
+
+
+def test_what_the_real_graph_records_rebuilds_into_its_episodes(domain_id, tmp_path):
+    """push_sim with the recorder node, lockstep: every rebuilt episode is one the bridge ran, with its outcome.
+    The recorder's best-effort subscriptions may drop samples at full lockstep speed: those episodes are skipped."""
+    from rpl_ros.bringup import NodeSpec, load_graph
+    from rpl_ros.runner import run_graph
+
+    graph = load_graph("push_sim", {"episodes": 3, "seed": 5, "mujoco_bridge.wait_for_subscribers": 3})
+    graph.nodes.append(NodeSpec("recorder", "recorder", {"directory": str(tmp_path)}))
+    status, summary = run_graph(graph, domain_id, timeout_s=120)
+    assert status == 0 and summary is not None
+    assembler = EpisodeAssembler(TASK)
+    episodes = read_episodes(assembler, completed_bags(tmp_path))
+    assert episodes and len(episodes) + sum(assembler.skipped.values()) == 3, assembler.summary()
+    ran = {result.seed: result.success for result in summary.episodes}
+    assert all(ran[episode.seed] == episode.success for episode in episodes)
