@@ -33,6 +33,27 @@ def test_bags_split_by_size_and_open_with_rosbags(tmp_path):
     assert SplitBagWriter(tmp_path, {}).index == len({bag for bag, *_ in read})  # a restart continues numbering
 
 
+def test_every_bag_opens_with_the_latest_sticky_state(tmp_path):
+    """The model version is published only on change; each bag still says which model every step ran."""
+    def version(text):
+        return bytes(TYPESTORE.serialize_cdr(TYPESTORE.types["std_msgs/msg/String"](data=text), "std_msgs/msg/String"))
+
+    writer = SplitBagWriter(tmp_path, {"/obs": "sensor_msgs/msg/JointState", "/version": "std_msgs/msg/String"},
+                            sticky=["/version"])
+    writer.write("/version", 1, version("v1"))
+    writer.write("/obs", 2, joint_state_cdr([1.0]))
+    writer.split()
+    writer.write("/obs", 3, joint_state_cdr([2.0]))
+    writer.write("/version", 4, version("v2"))
+    writer.split()
+    writer.write("/obs", 5, joint_state_cdr([3.0]))
+    writer.close()
+    bags = {}
+    for bag, topic, _, msg in read_messages(tmp_path):
+        bags.setdefault(bag, []).append(msg.data if topic == "/version" else msg.position[0])
+    assert list(bags.values()) == [["v1", 1.0], ["v1", 2.0, "v2"], ["v2", 3.0]]
+
+
 def test_killed_recorder_leaves_every_completed_episode_readable(ros_context, processes, tmp_path):
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node

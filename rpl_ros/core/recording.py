@@ -2,10 +2,12 @@
 
 Crash safety comes from splitting: every episode goes into a bag of its own, closed (footer and
 metadata.yaml written) when the episode ends or the bag reaches ``max_bytes``. A recorder killed mid-episode
-loses only the bag it had open; every completed one stays readable.
+loses only the bag it had open; every completed one stays readable. Each bag also stands on its own: it opens
+with the latest message of every *sticky* topic (state published only on change, like the active model
+version), so every recorded step can be read with the state it was taken in.
 """
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -17,8 +19,10 @@ TYPESTORE = get_typestore(Stores.ROS2_KILTED)  # the message definitions the rcl
 class SplitBagWriter:
     """Writes serialized (CDR) messages into ``root/bag_00000``, ``root/bag_00001``, ... one bag at a time."""
 
-    def __init__(self, root: Path, topics: Dict[str, str], max_bytes: int = 256 * 1024 * 1024):
+    def __init__(self, root: Path, topics: Dict[str, str], max_bytes: int = 256 * 1024 * 1024,
+                 sticky: Iterable[str] = ()):
         self.root, self.topics, self.max_bytes = Path(root), topics, max_bytes
+        self.latest = {topic: None for topic in sticky}  # sticky topic -> (timestamp ns, data) last written
         self.root.mkdir(parents=True, exist_ok=True)
         # continue numbering after what is already there, so a restarted recorder never overwrites a bag
         self.index = 1 + max((int(p.name.split("_")[1]) for p in self.root.glob("bag_*")), default=-1)
@@ -32,6 +36,11 @@ class SplitBagWriter:
             self.connections = {t: self.writer.add_connection(t, msgtype, typestore=TYPESTORE)
                                 for t, msgtype in self.topics.items()}
             self.written = 0
+            for sticky_topic, last in self.latest.items():
+                if last is not None and sticky_topic != topic:
+                    self.writer.write(self.connections[sticky_topic], *last)
+        if topic in self.latest:
+            self.latest[topic] = (timestamp_ns, data)
         self.writer.write(self.connections[topic], timestamp_ns, data)
         self.written += len(data)
         if self.written >= self.max_bytes:

@@ -33,7 +33,7 @@ class Recorder(Node):
         super().__init__("recorder")
         p = parameters(self, {"directory": "recordings", "max_bag_bytes": 256 * 1024 * 1024})
         self.bags = SplitBagWriter(Path(p["directory"]), {t: type_name(c) for t, (c, _) in STREAMS.items()},
-                                   p["max_bag_bytes"])
+                                   p["max_bag_bytes"], sticky=(RESIDUAL_MODEL_VERSION, ESTOP_STATE))
         for topic, (message_class, qos) in STREAMS.items():
             self.create_subscription(message_class, topic, lambda data, t=topic: self.record(t, data), qos, raw=True)
         self.rate = RateMeter()
