@@ -84,7 +84,9 @@ def load_graph(graph: str, overrides: Optional[Dict[str, object]] = None) -> Gra
     """
     path = find_config(graph)
     config = yaml.safe_load(path.read_text())
-    nodes = [NodeSpec(name, name, dict(body["ros__parameters"])) for name, body in config.items()]
+    # a node runs the executable of its name, unless its section names another (``executable:``)
+    nodes = [NodeSpec(name, body.get("executable", name), dict(body["ros__parameters"]))
+             for name, body in config.items()]
     for key, value in (overrides or {}).items():
         target, _, param = key.rpartition(".")
         hits = [n for n in nodes if param in n.parameters and target in ("", n.name)]

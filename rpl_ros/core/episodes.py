@@ -26,10 +26,11 @@ class EpisodeResult:
 
 
 class EpisodeRunner:
-    """Steps one task through ``episodes`` seeded episodes (episode i uses seed ``seed + i``)."""
+    """Steps one task through ``episodes`` seeded episodes (episode i uses seed ``seed + i``); ``env_kwargs`` go to
+    the task's environment."""
 
-    def __init__(self, task: str, episodes: int, seed: int, render_mode: Optional[str] = None):
-        self.env = make_env(task, render_mode=render_mode)
+    def __init__(self, task: str, episodes: int, seed: int, render_mode: Optional[str] = None, **env_kwargs):
+        self.env = make_env(task, render_mode=render_mode, **env_kwargs)
         self.codec = ObservationCodec.for_space(self.env.observation_space)
         self.episodes, self.seed = episodes, seed
         self.results: List[EpisodeResult] = []
