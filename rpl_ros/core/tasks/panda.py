@@ -32,6 +32,8 @@ FINGER_JOINT = "panda_finger_joint1"
 """the gripper's joint as /joint_states reports it: the opening of one finger (the other mirrors it)"""
 JOINT_NAMES = ARM_JOINTS + (FINGER_JOINT,)
 """the order of every joint-level vector: positions, velocities, targets"""
+ARM, GRIPPER = slice(0, 7), slice(7, 8)
+"""the arm's and the gripper's parts of a joint-level vector"""
 START_POSTURE = np.array([0.0, 0.2719, 0.0, -2.399, 0.0, 2.6709, 0.7854])
 """the arm at the start of each episode, and the IK's rest posture: the grip site at START_GRIP with the hand
 pointing straight down and the fingers closing along y (found with a position-and-orientation IK)"""
@@ -65,8 +67,8 @@ class PandaArm:
     def joint_targets(self, positions: np.ndarray, action: np.ndarray) -> np.ndarray:
         """Targets for JOINT_NAMES from their measured ``positions`` and an action in [-1, 1]^4."""
         action = np.clip(action, -1.0, 1.0)
-        arm = self.ik.solve(positions[:7], MAX_STEP * action[:3])
-        finger = np.clip(positions[7] + FINGER_STEP * action[3], *self.finger_range)
+        arm = self.ik.solve(positions[ARM], MAX_STEP * action[:3])
+        finger = np.clip(positions[GRIPPER] + FINGER_STEP * action[3], *self.finger_range)
         return np.r_[arm, finger]
 
 
@@ -134,7 +136,7 @@ class PandaPushEnv(MujocoRobotEnv, EzPickle):
         self.gripper_qpos = model.jnt_qposadr[[model.joint(f"panda_finger_joint{i}").id for i in (1, 2)]]
         self.gripper_dofs = model.jnt_dofadr[[model.joint(f"panda_finger_joint{i}").id for i in (1, 2)]]
         self.actuators = np.array([model.actuator(name).id for name in ARM_JOINTS + ("gripper",)])
-        self.data.qpos[self.joint_qpos[:7]] = START_POSTURE
+        self.data.qpos[self.joint_qpos[ARM]] = START_POSTURE
         mujoco.mj_forward(model, self.data)
 
     def _reset_sim(self):
@@ -174,7 +176,7 @@ class PandaPushEnv(MujocoRobotEnv, EzPickle):
         observation = np.concatenate([
             grip_pos, object_pos, object_pos - grip_pos, self.data.qpos[self.gripper_qpos], object_rot,
             object_velocity[3:] - grip_velp, object_velocity[:3], grip_velp, self.data.qvel[self.gripper_dofs] * dt,
-            self.data.qpos[self.joint_qpos[:7]]])
+            self.data.qpos[self.joint_qpos[ARM]]])
         return {"observation": observation, "achieved_goal": object_pos, "desired_goal": self.goal.copy()}
 
     def _site_velocity(self, site: str) -> np.ndarray:
