@@ -5,7 +5,8 @@ from glob import glob
 from setuptools import find_packages, setup
 
 PACKAGE = "rpl_ros"
-NODES = ["mujoco_bridge", "base_controller", "residual_policy", "arbitration", "recorder", "twist_commander", "compose"]
+NODES = ["mujoco_bridge", "base_controller", "residual_policy", "arbitration", "recorder", "twist_commander", "compose",
+         "panda_bridge", "joint_commander"]
 
 setup(
     name=PACKAGE,
