@@ -17,7 +17,7 @@ from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.episodes import EpisodeRunner
 from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.recording import TYPESTORE, SplitBagWriter, completed_bags
-from rpl_ros.core.residual import ResidualModel
+from rpl_ros.core.residual import ResidualModel, explore
 from rpl_ros.core.tasks import make_env, task_spec
 from rpl_ros.learn.config import Args
 from rpl_ros.learn.offline import CHECKPOINT, MODEL, RecordingsTrainer, train_from_recordings
@@ -179,6 +179,18 @@ def test_restarted_training_resumes_its_run(recordings, tmp_path):
             assert torch.equal(a, b), f"{name}.{key} differs after resume"
     rows = (tmp_path / "resumed" / "progress.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows] == ["updates", "10", "20"]
+
+
+def test_an_exploring_residual_explores_as_the_learners_rollouts_do():
+    rng = np.random.default_rng(0)
+    residual = np.full((1000, 4), 0.9)
+    np.testing.assert_array_equal(explore(residual.copy(), 0.0, 0.0, rng), residual)
+    assert 0.18 < np.std(explore(np.zeros((1000, 4)), 0.2, 0.0, rng)) < 0.22  # Gaussian noise,
+    assert explore(residual.copy(), 0.2, 0.0, rng).max() == 1.0  # clipped to the action box
+    replaced = explore(residual.copy(), 0.0, 0.3, rng)
+    rows = ~np.all(replaced == 0.9, axis=1)
+    assert 0.25 < rows.mean() < 0.35 and replaced.min() >= -1.0  # whole residuals drawn uniformly in [-1, 1]
+    assert explore(np.zeros(4), 0.0, 1.0, rng).shape == (4,)  # one residual, as the residual node explores
 
 
 def test_trainer_node_publishes_signed_models_the_residual_node_accepts(recordings, ros_context, processes, tmp_path):

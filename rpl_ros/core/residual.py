@@ -113,3 +113,13 @@ class ResidualModel:
         """f_theta(s) for one input vector, as float64 (the dtype actions travel in)."""
         batch = np.asarray(policy_input, dtype=np.float32).reshape(1, self.obs_dim)
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0][0].astype(np.float64)
+
+
+def explore(residual: np.ndarray, noise_std: float, random_p: float, rng: np.random.Generator) -> np.ndarray:
+    """The learner's exploration on residual actions ([..., act_dim]): Gaussian noise of ``noise_std``, clipped to
+    [-1, 1], and with probability ``random_p`` a uniformly random residual instead. The learner's rollouts and a
+    residual_policy node that explores for live training both use it, so recorded data explores as simulated does."""
+    residual = np.clip(residual + noise_std * rng.standard_normal(residual.shape), -1.0, 1.0)
+    replaced = rng.random(residual.shape[:-1]) < random_p
+    residual[replaced] = rng.uniform(-1.0, 1.0, (int(np.sum(replaced)), residual.shape[-1]))
+    return residual

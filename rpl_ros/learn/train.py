@@ -29,7 +29,7 @@ from rpl_ros.core.arbitration import residual_sum
 from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.episodes import run_in_process
 from rpl_ros.core.observation import ObservationCodec
-from rpl_ros.core.residual import ResidualModel
+from rpl_ros.core.residual import ResidualModel, explore
 from rpl_ros.core.tasks import make_env, task_spec
 from rpl_ros.learn.config import NO_BASE, TASK_BASE, Args
 from rpl_ros.learn.export import actor_to_onnx, export_residual
@@ -262,9 +262,7 @@ def collect_rollout(envs, actor: Actor, base, args: Args, horizon: int, rng: np.
     for _ in range(horizon):
         with torch.no_grad():
             residual = actor(torch.as_tensor(policy_inputs(obs["observation"], obs["desired_goal"]))).numpy()
-        residual = np.clip(residual + args.noise_eps * rng.standard_normal(residual.shape), -1.0, 1.0)
-        explore = rng.random(residual.shape[0]) < args.random_eps
-        residual[explore] = rng.uniform(-1.0, 1.0, (int(explore.sum()), residual.shape[1]))
+        residual = explore(residual, args.noise_eps, args.random_eps, rng)
         episode["desired_goal"].append(obs["desired_goal"])
         episode["action"].append(residual)
         obs, reward, _, _, info = envs.step(residual_actions(base, obs, residual, args.residual_scale))

@@ -6,11 +6,15 @@ verified and loaded by a worker thread, off the executor that answers observatio
 observations; a refused model is logged with the reason and the active one stays. ``~/rollback`` returns to the
 previous model.
 A start model that cannot be loaded is reported and no residual is published: the arbitration falls back.
+For live training (a trainer learning from what the graph records) it can explore as the learner's rollouts do
+(``explore_noise``, ``explore_random``; both 0 by default): the residual it publishes, and the recorder
+records, is then the explored one.
 """
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String, UInt8MultiArray
@@ -19,7 +23,7 @@ from std_srvs.srv import Trigger
 from rpl_ros.core.envelope import load_public_key
 from rpl_ros.core.hotswap import ActiveModel, ModelSlot, load_candidate
 from rpl_ros.core.observation import ObservationCodec, ObservationError
-from rpl_ros.core.residual import ModelError, ResidualModel, zero_residual_model
+from rpl_ros.core.residual import ModelError, ResidualModel, explore, zero_residual_model
 from rpl_ros.core.tasks import task_spec
 from rpl_ros.nodes.common import (CONTROL_QOS, ERROR, LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, RESIDUAL_MODEL,
                                   RESIDUAL_MODEL_VERSION, WARN, ConfigError, Diagnostics, RateMeter, joint_state,
@@ -30,7 +34,8 @@ class ResidualPolicy(Node):
     def __init__(self):
         super().__init__("residual_policy")
         p = parameters(self, {"task": "push", "model_path": "", "trusted_public_key": "",
-                              "max_model_bytes": 16 * 1024 * 1024, "max_load_s": 5.0})
+                              "max_model_bytes": 16 * 1024 * 1024, "max_load_s": 5.0, "explore_noise": 0.0,
+                              "explore_random": 0.0})
         try:
             spec = task_spec(p["task"])
             self.trusted_key = load_public_key(Path(p["trusted_public_key"])) if p["trusted_public_key"] else None
@@ -39,6 +44,10 @@ class ResidualPolicy(Node):
         self.p, self.codec, self.action_names = p, ObservationCodec(spec.observation_sizes), spec.action_names
         self.dims = (self.codec.policy_input_size, len(self.action_names))
         self.slot, self.last_error, self.rate = ModelSlot(), "", RateMeter()
+        self.exploring, self.rng = p["explore_noise"] > 0 or p["explore_random"] > 0, np.random.default_rng()
+        if self.exploring:
+            self.get_logger().warn(f"exploring (noise {p['explore_noise']}, random {p['explore_random']}): the "
+                                   "published residual is not the model's, for live training only")
         self.version_pub = self.create_publisher(String, RESIDUAL_MODEL_VERSION, LATCHED_QOS)
         self.load_start_model(p["model_path"])
         self.publisher = self.create_publisher(JointState, RESIDUAL_ACTION, CONTROL_QOS)
@@ -101,6 +110,8 @@ class ResidualPolicy(Node):
             self.get_logger().error(f"refusing observation: {error}", throttle_duration_sec=1.0)
             return
         residual = active.model(self.codec.policy_input(obs))
+        if self.exploring:
+            residual = explore(residual, self.p["explore_noise"], self.p["explore_random"], self.rng)
         self.publisher.publish(joint_state(msg.header.stamp, self.action_names, residual))
         self.rate.tick()
 
