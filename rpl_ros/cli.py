@@ -47,6 +47,13 @@ def check_against_base(graph, summary) -> bool:
     return identical
 
 
+def residual_stays_zero(graph) -> bool:
+    """No start model, no exploration and no trainer pushing models: then the graph must act exactly as its base."""
+    residual = graph.node("residual_policy").parameters if any(n.name == "residual_policy" for n in graph.nodes) else {}
+    return not (residual.get("model_path") or residual.get("explore_noise") or residual.get("explore_random")
+                or any(n.executable == "trainer" for n in graph.nodes))
+
+
 def cmd_launch(args) -> int:
     from rpl_ros.runner import run_graph
 
@@ -63,8 +70,7 @@ def cmd_launch(args) -> int:
         return status or 1
     print_summary(summary)
     bridge = graph.node("mujoco_bridge").parameters
-    residual = graph.node("residual_policy").parameters if any(n.name == "residual_policy" for n in graph.nodes) else {}
-    if bridge["mode"] == "lockstep" and not residual.get("model_path") and not args.no_check:
+    if bridge["mode"] == "lockstep" and residual_stays_zero(graph) and not args.no_check:
         if not check_against_base(graph, summary):
             return 1
     return status

@@ -14,8 +14,13 @@ from rpl_ros.core.episodes import RunSummary
 STOP_GRACE_S = 5.0
 
 
+NODE_MODULES = {"trainer": "rpl_ros.learn.trainer_node"}
+"""executables that are not runtime nodes of rpl_ros.nodes (the trainer imports torch: it lives with the learner)"""
+
+
 def node_command(executable: str, name: str, params_file: Path, executor: str) -> List[str]:
-    return [sys.executable, "-m", f"rpl_ros.nodes.{executable}", "--executor", executor,
+    module = NODE_MODULES.get(executable, f"rpl_ros.nodes.{executable}")
+    return [sys.executable, "-m", module, "--executor", executor,
             "--ros-args", "-r", f"__node:={name}", "--params-file", str(params_file)]
 
 

@@ -5,9 +5,9 @@ episodes to the replay and trains on a worker thread (rpl_ros.learn.offline.Reco
 burn-in and HER of `rpl-ros train`), so the executor stays free for the service and /diagnostics. It trains at
 most ``max_updates_per_episode`` updates per recorded episode (the in-process run's ratio is 20), then waits for
 more data. Every ``publish_every`` updates, or on ``~/publish`` (std_srvs/Trigger), it exports the residual to
-ONNX, seals it with ``private_key`` (`rpl-ros keygen`) and publishes it, latched, on /rpl/residual_model, where
-residual_policy nodes trusting the matching public key verify it and swap it in. It checkpoints into
-``out_directory`` at each publish and on exit; restarted on the same directory it resumes the run.
+ONNX (kept as models/<version>.onnx), seals it with ``private_key`` (`rpl-ros keygen`) and publishes it, latched,
+on /rpl/residual_model, where residual_policy nodes trusting the matching public key verify it and swap it in.
+It checkpoints into ``out_directory`` at each publish and on exit; restarted on the same directory it resumes.
 
 Not a runtime node: it imports torch, so it lives under rpl_ros.learn.
 """
@@ -92,6 +92,9 @@ class Trainer(Node):
     def publish_model(self):
         model = self.trainer.export()
         version = f"{self.p['task']}-u{self.trainer.updates}-{hashlib.sha256(model).hexdigest()[:8]}"
+        models = Path(self.p["out_directory"]) / "models"  # every model that went out, for audits and evaluation
+        models.mkdir(exist_ok=True)
+        (models / f"{version}.onnx").write_bytes(model)
         self.model_pub.publish(UInt8MultiArray(data=seal(model, version, self.key)))
         self.trainer.save()
         self.published_at, self.version = self.trainer.updates, version
