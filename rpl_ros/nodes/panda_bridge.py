@@ -32,12 +32,11 @@ class PandaBridge(EpisodeBridge):
                                           "gripper_controller": "gripper_controller"},
                          ("realtime",), env_kwargs={"arm_control": "joint"})
         rate = self.p["control_rate"]
-        self.physics_per_tick = PHYSICS_RATE / rate
-        self.ticks_per_period = CONTROL_PERIOD_STEPS / self.physics_per_tick
-        if not (100 <= rate <= 500 and self.physics_per_tick.is_integer() and self.ticks_per_period.is_integer()):
+        physics_per_tick, ticks_per_period = PHYSICS_RATE / rate, CONTROL_PERIOD_STEPS * rate / PHYSICS_RATE
+        if not (100 <= rate <= 500 and physics_per_tick.is_integer() and ticks_per_period.is_integer()):
             raise ConfigError(f"control_rate must be 100-500 Hz and divide {PHYSICS_RATE} Hz into whole 0.04 s "
                               f"control periods (100, 125, 200, 250, 500), got {rate}")
-        self.physics_per_tick, self.ticks_per_period = int(self.physics_per_tick), int(self.ticks_per_period)
+        self.physics_per_tick, self.ticks_per_period = int(physics_per_tick), int(ticks_per_period)
         self.arm = self.sim.env.unwrapped
         self.joint_pub = self.create_publisher(JointState, JOINT_STATES, ROS2_CONTROL_QOS)
         self.create_subscription(Float64MultiArray, commands_topic(self.p["arm_controller"]),
@@ -58,7 +57,7 @@ class PandaBridge(EpisodeBridge):
         targets = self.arm.joint_targets
         targets[joints] = values
         self.arm.set_joint_targets(targets)
-        if joints == ARM:
+        if joints == ARM:  # the arm's command is the one that answers the observation
             self.commanded = True
             self.record_answer()
 

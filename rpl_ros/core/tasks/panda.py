@@ -73,8 +73,6 @@ class PandaArm:
 
 
 class PandaPushEnv(MujocoRobotEnv, EzPickle):
-    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 25}
-
     def __init__(self, arm_control: str = "cartesian", reward_type: str = "sparse", distance_threshold: float = 0.05,
                  obj_range: float = 0.15, target_range: float = 0.15, **kwargs):
         """
