@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rpl_ros.core.envelope import MAGIC, EnvelopeError, generate_keypair, load_private_key, load_public_key, open_envelope, seal
-from rpl_ros.core.hotswap import ModelSlot, load_candidate
+from rpl_ros.core.hotswap import ModelSlot, RollbackGuard, load_candidate
 from rpl_ros.core.residual import ModelError, build_mlp_onnx, zero_residual_model
 
 OBS, ACT = 28, 4
@@ -87,3 +87,27 @@ def test_slot_swaps_and_rolls_back(keys):
     slot.swap(second)
     assert slot.active.version == "b"
     assert slot.rollback() and slot.active.version == "a"
+
+
+def test_guard_rolls_back_a_model_that_does_worse_than_the_one_it_replaced():
+    guard = RollbackGuard(window=4, margin=0.1)
+    for success in (True, True, False, True):  # v1: 0.75 over its last 4 episodes
+        assert guard.episode("v1", success) is None
+    guard.swapped("v2", "v1")
+    assert [guard.episode("v2", s) for s in (True, False, False)] == [None, None, None]
+    reason = guard.episode("v2", True)  # 0.5 < 0.75 - 0.1
+    assert reason and "v2" in reason and "v1" in reason
+    guard.rolled_back()
+    assert guard.episode("v2", False) is None  # judged once: no second verdict
+
+
+def test_guard_keeps_a_model_as_good_and_judges_nothing_without_a_record():
+    guard = RollbackGuard(window=2)
+    guard.episode("v1", False)
+    guard.episode("v1", True)
+    guard.swapped("v2", "v1")
+    assert guard.episode("v2", True) is None and guard.episode("v2", False) is None  # 0.5 = 0.5: kept
+    guard.swapped("v3", "v0")  # v0 never ran a window: nothing to compare with
+    assert guard.episode("v3", False) is None and guard.episode("v3", False) is None
+    with pytest.raises(ValueError):
+        RollbackGuard(window=0)

@@ -1,4 +1,5 @@
 """Hot-swapping signed residuals in a running residual_policy node, over real DDS."""
+import json
 import time
 
 import numpy as np
@@ -25,12 +26,13 @@ def harness(ros_context, processes, tmp_path):
     from sensor_msgs.msg import JointState
     from std_msgs.msg import String, UInt8MultiArray
 
-    from rpl_ros.nodes.common import (CONTROL_QOS, LATCHED_QOS, OBSERVATION, RESIDUAL_ACTION, RESIDUAL_MODEL,
-                                      RESIDUAL_MODEL_VERSION, joint_state)
+    from rpl_ros.nodes.common import (CONTROL_QOS, EPISODE, LATCHED_QOS, OBSERVATION, RESIDUAL_ACTION,
+                                      RESIDUAL_MODEL, RESIDUAL_MODEL_VERSION, joint_state)
 
     private, public = generate_keypair(tmp_path)
     process = processes.start(["-m", "rpl_ros.nodes.residual_policy", "--ros-args",
-                               "-p", f"trusted_public_key:={public}", "-p", "max_model_bytes:=200000"])
+                               "-p", f"trusted_public_key:={public}", "-p", "max_model_bytes:=200000",
+                               "-p", "guard_window:=2"])
     node = Node("probe", context=ros_context)
 
     class Harness:
@@ -44,6 +46,7 @@ def harness(ros_context, processes, tmp_path):
             self.obs_pub = node.create_publisher(JointState, OBSERVATION, CONTROL_QOS)
             self.model_pub = node.create_publisher(UInt8MultiArray, RESIDUAL_MODEL, LATCHED_QOS)
             self.rollback = node.create_client(Trigger, "/residual_policy/rollback")
+            self.episode_pub = node.create_publisher(String, EPISODE, 10)
             node.create_subscription(JointState, RESIDUAL_ACTION, self.on_answer, CONTROL_QOS)
             node.create_subscription(String, RESIDUAL_MODEL_VERSION, lambda m: self.versions.append(m.data),
                                      LATCHED_QOS)
@@ -69,6 +72,13 @@ def harness(ros_context, processes, tmp_path):
 
         def push(self, data: bytes):
             self.model_pub.publish(UInt8MultiArray(data=data))
+
+        def episodes(self, *successes):
+            """Episode events as the bridge publishes them, one after another."""
+            assert self.spin_until(lambda: self.episode_pub.get_subscription_count() > 0)
+            for success in successes:
+                self.episode_pub.publish(String(data=json.dumps({"seed": 0, "success": success})))
+                self.spin_until(lambda: False, timeout=0.2)
 
     harness = Harness()
     assert harness.spin_until(lambda: harness.latest() is not None), "residual node never answered"
@@ -119,3 +129,20 @@ def test_signed_model_is_swapped_in_bad_ones_refused_and_rollback_returns(harnes
     for reason in ("not an rpl_ros model envelope", "signature does not verify", "truncated", "this task needs",
                    "non-finite", "over the limit"):
         assert reason in output, reason
+
+
+def test_guard_rolls_back_a_model_that_does_worse_over_its_first_episodes(harness):
+    """guard_window 2: the first episode after a swap is mixed and not counted; then two failures against the
+    zero model's two successes roll the new model back by itself."""
+    assert harness.spin_until(lambda: harness.versions[-1:] == ["zero"])
+    harness.episodes(True, True, True)
+    harness.push(seal(constant_model(0.3, OBS), "worse", harness.key))
+    assert harness.spin_until(lambda: harness.versions[-1:] == ["worse"])
+    harness.episodes(False, False)
+    assert harness.versions[-1] == "worse"  # one counted episode: no verdict yet
+    harness.episodes(False)
+    assert harness.spin_until(lambda: harness.versions[-1:] == ["zero"]), harness.versions
+    assert harness.spin_until(lambda: harness.latest() == 0.0)
+    harness.log.terminate()
+    assert "guard rolled back: model worse succeeded on 0.00 of its first 2 episodes" in \
+        harness.log.communicate(timeout=10)[0]

@@ -6,8 +6,9 @@ answered wholly by the old model or wholly by the new one, and never waits for a
 """
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
-from typing import Optional
+from typing import Deque, Dict, Optional, Tuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -61,3 +62,43 @@ class ModelSlot:
                 return False
             self.active, self.previous = self.previous, self.active
             return True
+
+
+class RollbackGuard:
+    """Rolls a new model back by itself when it does worse than the model it replaced.
+
+    A model swapped in is on trial: once it has run ``window`` whole episodes, its success rate is compared with
+    the rate of the model it replaced over that one's last ``window`` episodes; below it by more than
+    ``margin``, the verdict is a rollback. A model replacing one with fewer than ``window`` episodes on record
+    has nothing to be compared with and is not judged. Episodes during which a swap happened count for neither.
+    """
+
+    def __init__(self, window: int, margin: float = 0.0):
+        if window < 1:
+            raise ValueError("the guard's window must be at least one episode")
+        self.window, self.margin = window, margin
+        self.outcomes: Dict[str, Deque[bool]] = {}
+        self.trial: Optional[Tuple[str, float, str]] = None  # (version on trial, rate to beat, replaced version)
+
+    def swapped(self, new_version: str, replaced_version: Optional[str]):
+        replaced = self.outcomes.get(replaced_version, ())
+        self.trial = None
+        if len(replaced) == self.window:
+            self.trial = (new_version, sum(replaced) / self.window, replaced_version)
+
+    def rolled_back(self):
+        self.trial = None
+
+    def episode(self, version: str, success: bool) -> Optional[str]:
+        """Record an episode run wholly by ``version``; returns why to roll back, or None."""
+        runs = self.outcomes.setdefault(version, deque(maxlen=self.window))
+        runs.append(bool(success))
+        if self.trial is None or self.trial[0] != version or len(runs) < self.window:
+            return None
+        _, to_beat, replaced = self.trial
+        self.trial = None
+        rate = sum(runs) / self.window
+        if rate < to_beat - self.margin:
+            return (f"model {version} succeeded on {rate:.2f} of its first {self.window} episodes, "
+                    f"{replaced} on {to_beat:.2f} of its last {self.window}")
+        return None

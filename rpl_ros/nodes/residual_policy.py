@@ -4,13 +4,17 @@ It starts with ``model_path`` (a local ONNX file the operator chose) or, when th
 so the graph starts exactly as good as the base controller. Signed models arriving on /rpl/residual_model are
 verified and loaded by a worker thread, off the executor that answers observations, then swapped in between two
 observations; a refused model is logged with the reason and the active one stays. ``~/rollback`` returns to the
-previous model.
+previous model. With ``guard_window`` > 0 a guard rolls a new model back by itself when its success rate over its
+first ``guard_window`` episodes falls below the replaced model's over its last ones by more than ``guard_margin``
+(rpl_ros.core.hotswap.RollbackGuard; episodes come from the bridge's /rpl/episode events).
 A start model that cannot be loaded is reported and no residual is published: the arbitration falls back.
 For live training (a trainer learning from what the graph records) it can explore as the learner's rollouts do
 (``explore_noise``, ``explore_random``; both 0 by default): the residual it publishes, and the recorder
 records, is then the explored one.
 """
+import json
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,13 +25,13 @@ from std_msgs.msg import String, UInt8MultiArray
 from std_srvs.srv import Trigger
 
 from rpl_ros.core.envelope import load_public_key
-from rpl_ros.core.hotswap import ActiveModel, ModelSlot, load_candidate
+from rpl_ros.core.hotswap import ActiveModel, ModelSlot, RollbackGuard, load_candidate
 from rpl_ros.core.observation import ObservationCodec, ObservationError
 from rpl_ros.core.residual import ModelError, ResidualModel, explore, zero_residual_model
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (CONTROL_QOS, ERROR, LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, RESIDUAL_MODEL,
-                                  RESIDUAL_MODEL_VERSION, WARN, ConfigError, Diagnostics, RateMeter, joint_state,
-                                  parameters, run_node)
+from rpl_ros.nodes.common import (CONTROL_QOS, EPISODE, ERROR, LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION,
+                                  RESIDUAL_MODEL, RESIDUAL_MODEL_VERSION, WARN, ConfigError, Diagnostics, RateMeter,
+                                  joint_state, parameters, run_node)
 
 
 class ResidualPolicy(Node):
@@ -35,12 +39,15 @@ class ResidualPolicy(Node):
         super().__init__("residual_policy")
         p = parameters(self, {"task": "push", "model_path": "", "trusted_public_key": "",
                               "max_model_bytes": 16 * 1024 * 1024, "max_load_s": 5.0, "explore_noise": 0.0,
-                              "explore_random": 0.0})
+                              "explore_random": 0.0, "guard_window": 0, "guard_margin": 0.0})
         try:
             spec = task_spec(p["task"])
             self.trusted_key = load_public_key(Path(p["trusted_public_key"])) if p["trusted_public_key"] else None
+            self.guard = RollbackGuard(p["guard_window"], p["guard_margin"]) if p["guard_window"] > 0 else None
         except (ValueError, OSError) as error:
             raise ConfigError(error) from None
+        # swaps come from the loader thread and the rollback service, episodes from the executor
+        self.guard_lock, self.swapped_in_episode = threading.Lock(), False
         self.p, self.codec, self.action_names = p, ObservationCodec(spec.observation_sizes), spec.action_names
         self.dims = (self.codec.policy_input_size, len(self.action_names))
         self.slot, self.last_error, self.rate = ModelSlot(), "", RateMeter()
@@ -57,6 +64,8 @@ class ResidualPolicy(Node):
         self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model_loader")
         self.create_subscription(UInt8MultiArray, RESIDUAL_MODEL, self.on_model, LATCHED_QOS)
         self.create_service(Trigger, "~/rollback", self.on_rollback)
+        if self.guard:
+            self.create_subscription(String, EPISODE, self.on_episode, 10)
         Diagnostics(self, self.status)
 
     def load_start_model(self, model_path: str):
@@ -68,7 +77,12 @@ class ResidualPolicy(Node):
             self.get_logger().error(f"{self.last_error}; publishing no residual (arbitration falls back)")
 
     def activate(self, candidate: ActiveModel):
-        self.slot.swap(candidate)
+        with self.guard_lock:
+            replaced = self.active_version()
+            self.slot.swap(candidate)
+            self.swapped_in_episode = True
+            if self.guard:
+                self.guard.swapped(candidate.version, replaced)
         self.announce()
 
     def announce(self):
@@ -90,12 +104,35 @@ class ResidualPolicy(Node):
         self.activate(candidate)
 
     def on_rollback(self, request, response):
-        response.success = self.slot.rollback()
+        response.success = self.rollback()
         response.message = (f"rolled back to {self.active_version()}" if response.success
                             else "no previous model to roll back to")
-        if response.success:
-            self.announce()
         return response
+
+    def rollback(self) -> bool:
+        with self.guard_lock:
+            if not self.slot.rollback():
+                return False
+            self.swapped_in_episode = True
+            if self.guard:
+                self.guard.rolled_back()
+        self.announce()
+        return True
+
+    def on_episode(self, msg: String):
+        """The guard's view of an episode the bridge finished (one run wholly by one model counts)."""
+        try:
+            success = bool(json.loads(msg.data)["success"])
+        except (ValueError, KeyError, TypeError):
+            self.get_logger().error("refusing an episode event without a success field", throttle_duration_sec=1.0)
+            return
+        with self.guard_lock:
+            mixed, self.swapped_in_episode = self.swapped_in_episode, False
+            verdict = None if mixed else self.guard.episode(self.active_version(), success)
+        if verdict:
+            self.last_error = f"guard rolled back: {verdict}"
+            self.get_logger().warning(self.last_error)
+            self.rollback()
 
     def active_version(self) -> str:
         return self.slot.active.version if self.slot.active else "none"
