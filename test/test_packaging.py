@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-NODES = ["mujoco_bridge", "base_controller", "residual_policy", "arbitration", "twist_commander"]
+NODES = ["mujoco_bridge", "base_controller", "residual_policy", "arbitration", "twist_commander", "panda_bridge",
+         "joint_commander", "compose"]
 
 
 def test_package_xml_is_a_valid_ros_package():
