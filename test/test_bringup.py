@@ -55,12 +55,16 @@ def test_cli_help_explains_the_launch_command(capsys):
     assert "--episodes" in help_text and "zero residual" in help_text
 
 
-def test_the_arm_profile_starts_in_shadow_mode_with_every_limit_set():
+@pytest.mark.parametrize("profile", ["arm_servo", "arm_joint"])
+def test_the_arm_profiles_start_in_shadow_mode_with_every_limit_set(profile):
     from rpl_ros.core.arbitration import ArbitrationConfig
 
-    graph = load_graph("arm_servo")
+    graph = load_graph(profile)
     assert "mujoco_bridge" not in [n.name for n in graph.nodes]
     params = graph.node("arbitration").parameters
     config = ArbitrationConfig(**{name: params[name] for name in vars(ArbitrationConfig())})
     assert config.shadow and config.has_workspace and config.recover_after > 0
     assert max(config.max_action_delta, config.max_action_delta2, config.residual_budget) < float("inf")
+    if profile == "arm_joint":
+        joints = graph.node("joint_commander").parameters
+        assert max(joints["max_joint_velocity"] + joints["max_joint_acceleration"]) < float("inf")

@@ -92,6 +92,28 @@ def test_the_graph_drives_the_arm_with_joint_commands_inside_its_limits(domain, 
     assert fingers.shape[1] == 1 and np.all((fingers >= limits.low[7]) & (fingers <= limits.high[7]))
 
 
+def test_franka_joint_limits_bound_every_joint_command_the_arm_receives(domain, probe):
+    """With Franka's joint velocity and acceleration limits set on the commander, every target step the arm got
+    (one per 0.04 s action) commands a motion within them."""
+    from std_msgs.msg import Float64MultiArray
+
+    from rpl_ros.core.joint_limits import PANDA_MAX_ACCELERATION, PANDA_MAX_VELOCITY
+
+    arm = "/forward_position_controller/commands"
+    commands = probe({arm: Float64MultiArray})
+    graph = load_graph("panda_push_sim", {"episodes": 1, "seed": 1, "max_joint_velocity": list(PANDA_MAX_VELOCITY),
+                                          "max_joint_acceleration": list(PANDA_MAX_ACCELERATION)})
+    status, _ = run_graph(graph, domain, GRAPH_TIMEOUT_S)
+    assert status == 0
+    sent = np.array([m.data for m in commands.received[arm]])
+    assert len(sent) >= 25  # (the commands topic is reliable: after discovery, none is lost)
+    velocity = np.diff(sent, axis=0) / 0.04
+    acceleration = np.diff(velocity, axis=0) / 0.04
+    assert np.all(np.abs(velocity) <= np.array(PANDA_MAX_VELOCITY) + 1e-6)
+    assert np.all(np.abs(acceleration) <= np.array(PANDA_MAX_ACCELERATION) + 1e-6)
+    assert np.abs(velocity).max() > 0.1  # the arm really moved
+
+
 def test_the_bridge_refuses_bad_commands_and_holds_its_last_valid_target(domain, processes, probe):
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray

@@ -7,6 +7,9 @@ out as std_msgs/Float64MultiArray on ``/<arm_controller>/commands``, the finger 
 ``/<gripper_controller>/commands``. A zero action (the arbitration's hold) sends the measured positions: the arm
 stays where it is. Nothing goes out, with a logged error, while the joint states are missing, incomplete or
 older than ``max_state_age``, or for a malformed action: the controllers then hold their last targets.
+With ``max_joint_velocity`` and ``max_joint_acceleration`` set (per joint; ``inf`` by default, Franka's values in
+config/arm_joint.yaml), the targets are shaped so the motion they command, one every ``command_period``, stays
+within them (rpl_ros.core.joint_limits): a hold then decelerates within the limits.
 """
 import sys
 
@@ -15,9 +18,10 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
+from rpl_ros.core.joint_limits import JointMotionLimiter
 from rpl_ros.core.observation import check_action
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.core.tasks.panda import ARM, GRIPPER, JOINT_NAMES, PandaArm
+from rpl_ros.core.tasks.panda import ARM, ARM_JOINTS, GRIPPER, JOINT_NAMES, PandaArm
 from rpl_ros.nodes.common import (ACTION, CARTESIAN_AXES, CONTROL_QOS, ERROR, OK, ConfigError, Diagnostics,
                                   RateMeter, parameters, run_node, stamp_age)
 
@@ -36,9 +40,16 @@ class JointCommander(Node):
     def __init__(self):
         super().__init__("joint_commander")
         p = parameters(self, {"task": "panda_push", "arm_controller": "forward_position_controller",
-                              "gripper_controller": "gripper_controller", "max_state_age": 0.2})
+                              "gripper_controller": "gripper_controller", "max_state_age": 0.2,
+                              "max_joint_velocity": [float("inf")] * len(ARM_JOINTS),
+                              "max_joint_acceleration": [float("inf")] * len(ARM_JOINTS), "command_period": 0.04})
         try:
             spec = task_spec(p["task"])
+            limits = (p["max_joint_velocity"], p["max_joint_acceleration"])
+            if any(len(limit) != len(ARM_JOINTS) for limit in limits):
+                raise ValueError(f"max_joint_velocity and max_joint_acceleration need {len(ARM_JOINTS)} values each")
+            self.limiter = (JointMotionLimiter(*limits, p["command_period"])
+                            if np.isfinite(limits).any() else None)
         except ValueError as error:
             raise ConfigError(error) from None
         if spec.action_names[:3] != CARTESIAN_AXES:
@@ -81,8 +92,12 @@ class JointCommander(Node):
         except ValueError as error:  # ObservationError is one
             self.last_error = str(error)
             self.get_logger().error(f"no command: {error}", throttle_duration_sec=1.0)
+            if self.limiter:
+                self.limiter.reset()  # the arm may have moved meanwhile: start again from where it is
             return
         targets = self.arm.joint_targets(positions, action)
+        if self.limiter:
+            targets[ARM] = self.limiter(targets[ARM], positions[ARM])
         self.arm_pub.publish(Float64MultiArray(data=targets[ARM].tolist()))
         self.gripper_pub.publish(Float64MultiArray(data=targets[GRIPPER].tolist()))
         self.rate.tick()
