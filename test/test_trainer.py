@@ -282,3 +282,17 @@ def test_what_the_real_graph_records_rebuilds_into_its_episodes(domain_id, tmp_p
     assert episodes and len(episodes) + sum(assembler.skipped.values()) == 3, assembler.summary()
     ran = {result.seed: result.success for result in summary.episodes}
     assert all(ran[episode.seed] == episode.success for episode in episodes)
+
+
+def test_the_live_graph_records_trains_and_explores(tmp_path):
+    from rpl_ros.bringup import load_graph
+    from rpl_ros.cli import residual_stays_zero
+    from rpl_ros.runner import node_command
+
+    graph = load_graph("slippery_push_live", {"task": "push"})
+    assert {n.name for n in graph.nodes} >= {"mujoco_bridge", "residual_policy", "recorder", "trainer"}
+    assert {n.parameters["task"] for n in graph.nodes if "task" in n.parameters} == {"push"}
+    assert graph.node("trainer").parameters["recordings"] == graph.node("recorder").parameters["directory"]
+    assert node_command("trainer", "trainer", tmp_path / "p.yaml", "events")[2] == "rpl_ros.learn.trainer_node"
+    # The zero-residual == base check of `rpl-ros launch` applies to push_sim, not to a graph that learns.
+    assert residual_stays_zero(load_graph("push_sim")) and not residual_stays_zero(graph)
