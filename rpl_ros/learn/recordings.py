@@ -32,7 +32,7 @@ from rosbags.highlevel import AnyReaderError
 
 from rpl_ros.core.arbitration import residual_sum
 from rpl_ros.core.observation import ObservationCodec, ObservationError
-from rpl_ros.core.recording import completed_bags, read_bag
+from rpl_ros.core.recording import read_bag
 from rpl_ros.core.tasks import make_env, task_spec
 from rpl_ros.nodes.common import ACTION, BASE_ACTION, EPISODE, OBSERVATION, RESIDUAL_ACTION, stamp_key
 

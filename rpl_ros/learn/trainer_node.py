@@ -62,7 +62,8 @@ class Trainer(Node):
         try:
             while not self.stopping.is_set():
                 self.read_new_bags()
-                if self.publish_requested.is_set() or self.trainer.updates - self.published_at >= self.p["publish_every"]:
+                due = self.trainer.updates - self.published_at >= self.p["publish_every"]
+                if due or self.publish_requested.is_set():
                     self.publish_requested.clear()
                     self.publish_model()
                 if self.may_train():
