@@ -8,7 +8,6 @@ interleaved over ``--rounds`` so that the machine's drift hits them alike; ratio
 import argparse
 import os
 import threading
-import time
 from pathlib import Path
 
 import numpy as np

@@ -7,8 +7,8 @@ from sensor_msgs.msg import JointState
 from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.observation import ObservationCodec, ObservationError
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (BASE_ACTION, CONTROL_QOS, ERROR, OBSERVATION, OK, ConfigError, Diagnostics,
-                                  RateMeter, joint_state, parameters, run_node)
+from rpl_ros.nodes.common import (BASE_ACTION, CONTROL_QOS, OBSERVATION, ConfigError, Diagnostics, StreamHealth,
+                                  joint_state, parameters, run_node)
 
 
 class BaseController(Node):
@@ -24,24 +24,19 @@ class BaseController(Node):
         self.action_names = spec.action_names
         self.publisher = self.create_publisher(JointState, BASE_ACTION, CONTROL_QOS)
         self.create_subscription(JointState, OBSERVATION, self.on_observation, CONTROL_QOS)
-        self.rate, self.last_error = RateMeter(), ""
-        Diagnostics(self, self.status)
+        self.health = StreamHealth()
+        Diagnostics(self, self.health)
 
     def on_observation(self, msg: JointState):
         try:
             obs = self.codec.decode(msg.name, msg.position)
         except ObservationError as error:
             # No answer: without a base action the arbitration holds the arm still.
-            self.last_error = str(error)
+            self.health.last_error = str(error)
             self.get_logger().error(f"refusing observation: {error}", throttle_duration_sec=1.0)
             return
         self.publisher.publish(joint_state(msg.header.stamp, self.action_names, self.controller(obs)))
-        self.rate.tick()
-
-    def status(self):
-        level = ERROR if self.last_error else OK
-        message, self.last_error = self.last_error or "running", ""
-        return level, message, {"rate_hz": f"{self.rate.take():.1f}"}
+        self.health.rate.tick()
 
 
 def main(args=None):

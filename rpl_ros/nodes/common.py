@@ -81,6 +81,19 @@ class RateMeter:
         return rate
 
 
+class StreamHealth:
+    """The /diagnostics status of a node that answers a stream: its rate, and the last error since the last
+    report (an error is reported once; the node runs on). Pass it to Diagnostics as the status."""
+
+    def __init__(self):
+        self.rate, self.last_error = RateMeter(), ""
+
+    def __call__(self):
+        level = ERROR if self.last_error else OK
+        message, self.last_error = self.last_error or "running", ""
+        return level, message, {"rate_hz": f"{self.rate.take():.1f}"}
+
+
 class Diagnostics:
     """Publishes one DiagnosticStatus for this node on /diagnostics every ``period`` seconds.
 

@@ -22,8 +22,8 @@ from rpl_ros.core.joint_limits import JointMotionLimiter
 from rpl_ros.core.observation import check_action
 from rpl_ros.core.tasks import task_spec
 from rpl_ros.core.tasks.panda import ARM, ARM_JOINTS, GRIPPER, JOINT_NAMES, PandaArm
-from rpl_ros.nodes.common import (ACTION, CARTESIAN_AXES, CONTROL_QOS, ERROR, OK, ConfigError, Diagnostics,
-                                  RateMeter, parameters, run_node, stamp_age)
+from rpl_ros.nodes.common import (ACTION, CARTESIAN_AXES, CONTROL_QOS, ConfigError, Diagnostics, StreamHealth,
+                                  parameters, run_node, stamp_age)
 
 JOINT_STATES = "/joint_states"
 # ros2_control's controllers and joint_state_broadcaster use the system default QoS (reliable): a best-effort
@@ -62,8 +62,8 @@ class JointCommander(Node):
                                                  ROS2_CONTROL_QOS)
         self.create_subscription(JointState, JOINT_STATES, self.on_joint_state, CONTROL_QOS)
         self.create_subscription(JointState, ACTION, self.on_action, CONTROL_QOS)
-        self.rate, self.last_error = RateMeter(), ""
-        Diagnostics(self, self.status)
+        self.health = StreamHealth()
+        Diagnostics(self, self.health)
 
     def on_joint_state(self, msg: JointState):
         self.joint_state = msg
@@ -90,7 +90,7 @@ class JointCommander(Node):
             action = check_action(msg.position, self.size)
             positions = self.positions()
         except ValueError as error:  # ObservationError is one
-            self.last_error = str(error)
+            self.health.last_error = str(error)
             self.get_logger().error(f"no command: {error}", throttle_duration_sec=1.0)
             if self.limiter:
                 self.limiter.reset()  # the arm may have moved meanwhile: start again from where it is
@@ -100,12 +100,7 @@ class JointCommander(Node):
             targets[ARM] = self.limiter(targets[ARM], positions[ARM])
         self.arm_pub.publish(Float64MultiArray(data=targets[ARM].tolist()))
         self.gripper_pub.publish(Float64MultiArray(data=targets[GRIPPER].tolist()))
-        self.rate.tick()
-
-    def status(self):
-        level = ERROR if self.last_error else OK
-        message, self.last_error = self.last_error or "running", ""
-        return level, message, {"rate_hz": f"{self.rate.take():.1f}"}
+        self.health.rate.tick()
 
 
 def main(args=None):

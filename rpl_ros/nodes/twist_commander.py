@@ -14,8 +14,8 @@ from sensor_msgs.msg import JointState
 
 from rpl_ros.core.observation import ObservationError, check_action
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (ACTION, CARTESIAN_AXES, CONTROL_QOS, ERROR, OK, ConfigError, Diagnostics,
-                                  RateMeter, parameters, run_node)
+from rpl_ros.nodes.common import (ACTION, CARTESIAN_AXES, CONTROL_QOS, ConfigError, Diagnostics, StreamHealth,
+                                  parameters, run_node)
 
 
 class TwistCommander(Node):
@@ -34,15 +34,15 @@ class TwistCommander(Node):
         self.size, self.frame_id, self.speed = len(spec.action_names), p["frame_id"], p["max_linear_speed"]
         self.publisher = self.create_publisher(TwistStamped, p["twist_topic"], CONTROL_QOS)
         self.create_subscription(JointState, ACTION, self.on_action, CONTROL_QOS)
-        self.rate, self.last_error = RateMeter(), ""
-        Diagnostics(self, self.status)
+        self.health = StreamHealth()
+        Diagnostics(self, self.health)
 
     def on_action(self, msg: JointState):
         try:
             action = check_action(msg.position, self.size)
         except ObservationError as error:
             # Nothing goes out: Servo halts the arm after its own command timeout.
-            self.last_error = str(error)
+            self.health.last_error = str(error)
             self.get_logger().error(f"refusing action: {error}", throttle_duration_sec=1.0)
             return
         twist = TwistStamped()
@@ -50,12 +50,7 @@ class TwistCommander(Node):
         twist.twist.linear.x, twist.twist.linear.y, twist.twist.linear.z = (np.clip(action[:3], -1, 1)
                                                                               * self.speed).tolist()
         self.publisher.publish(twist)
-        self.rate.tick()
-
-    def status(self):
-        level = ERROR if self.last_error else OK
-        message, self.last_error = self.last_error or "running", ""
-        return level, message, {"rate_hz": f"{self.rate.take():.1f}"}
+        self.health.rate.tick()
 
 
 def main(args=None):
