@@ -28,9 +28,11 @@ def domain(monkeypatch) -> int:
 
 class Probe:
     """An rclpy node of the test on ``domain``, spinning in a thread: records what arrives on ``topics``
-    ({topic: message class}) and publishes what the test asks."""
+    ({topic: message class, or (message class, QoS)}) and publishes what the test asks. ``after_matching`` topics
+    are subscribed only once every one of ``topics`` has a publisher: a bridge that waits for subscribers to its
+    observations then waits until the probe hears the commander too."""
 
-    def __init__(self, domain: int, topics: dict):
+    def __init__(self, domain: int, topics: dict, after_matching: dict = None):
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
@@ -38,13 +40,25 @@ class Probe:
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain)
         self.node = Node("probe", context=self.context)
-        self.received = {topic: [] for topic in topics}
-        for topic, message in topics.items():
-            self.node.create_subscription(message, topic, self.received[topic].append, 10)
+        self.received = {}
+        subscriptions = [self.subscribe(topic, message) for topic, message in topics.items()]
+
+        def when_matched():
+            if all(subscription.get_publisher_count() for subscription in subscriptions):
+                gate.cancel()
+                for topic, message in (after_matching or {}).items():
+                    self.subscribe(topic, message)
+
+        gate = self.node.create_timer(0.05, when_matched)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
+
+    def subscribe(self, topic: str, message):
+        message, qos = message if isinstance(message, tuple) else (message, 10)
+        self.received[topic] = []
+        return self.node.create_subscription(message, topic, self.received[topic].append, qos)
 
     def wait_for(self, condition, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -63,8 +77,8 @@ class Probe:
 def probe(domain):
     probes = []
 
-    def make(topics: dict) -> Probe:
-        probes.append(Probe(domain, topics))
+    def make(topics: dict, after_matching: dict = None) -> Probe:
+        probes.append(Probe(domain, topics, after_matching))
         return probes[-1]
 
     yield make
@@ -75,15 +89,19 @@ def probe(domain):
 def test_the_graph_drives_the_arm_with_joint_commands_inside_its_limits(domain, probe):
     from std_msgs.msg import Float64MultiArray
 
+    from sensor_msgs.msg import JointState
+
+    from rpl_ros.nodes.common import CONTROL_QOS, OBSERVATION
+
     arm, gripper = "/forward_position_controller/commands", "/gripper_controller/commands"
-    commands = probe({arm: Float64MultiArray, gripper: Float64MultiArray})
-    status, summary = run_graph(load_graph("panda_push_sim", {"episodes": 2, "seed": 1}), domain, GRAPH_TIMEOUT_S)
+    commands = probe({arm: Float64MultiArray, gripper: Float64MultiArray}, {OBSERVATION: (JointState, CONTROL_QOS)})
+    graph = load_graph("panda_push_sim", {"episodes": 2, "seed": 1, "mujoco_bridge.wait_for_subscribers": 3})
+    status, summary = run_graph(graph, domain, GRAPH_TIMEOUT_S)
     assert status == 0
     assert [(e.seed, e.steps) for e in summary.episodes] == [(1, 50), (2, 50)]
     assert 10 < summary.control_rate_hz < 30  # the 0.04 s control period; wide bounds for a loaded machine
     sent = np.array([m.data for m in commands.received[arm]])
-    # one command a control period (100); the probe may discover the commander a little late
-    assert sent.shape[1] == 7 and len(sent) >= 25
+    assert sent.shape[1] == 7 and len(sent) >= 90  # one a control period (100), the probe waited for
     limits = PandaArm()
     assert np.all(np.isfinite(sent))
     assert np.all(sent >= limits.low[:7]) and np.all(sent <= limits.high[:7])
@@ -99,14 +117,20 @@ def test_franka_joint_limits_bound_every_joint_command_the_arm_receives(domain, 
 
     from rpl_ros.core.joint_limits import PANDA_MAX_ACCELERATION, PANDA_MAX_VELOCITY
 
+    from sensor_msgs.msg import JointState
+
+    from rpl_ros.nodes.common import CONTROL_QOS, OBSERVATION
+
     arm = "/forward_position_controller/commands"
-    commands = probe({arm: Float64MultiArray})
+    # The bridge waits for a third observation subscriber: the probe, once it hears the commander
+    commands = probe({arm: Float64MultiArray}, {OBSERVATION: (JointState, CONTROL_QOS)})
     graph = load_graph("panda_push_sim", {"episodes": 1, "seed": 1, "max_joint_velocity": list(PANDA_MAX_VELOCITY),
-                                          "max_joint_acceleration": list(PANDA_MAX_ACCELERATION)})
+                                          "max_joint_acceleration": list(PANDA_MAX_ACCELERATION),
+                                          "mujoco_bridge.wait_for_subscribers": 3})
     status, _ = run_graph(graph, domain, GRAPH_TIMEOUT_S)
     assert status == 0
     sent = np.array([m.data for m in commands.received[arm]])
-    assert len(sent) >= 25  # (the commands topic is reliable: after discovery, none is lost)
+    assert len(sent) >= 40  # one a 0.04 s period (the commands topic is reliable: after discovery, none is lost)
     velocity = np.diff(sent, axis=0) / 0.04
     acceleration = np.diff(velocity, axis=0) / 0.04
     assert np.all(np.abs(velocity) <= np.array(PANDA_MAX_VELOCITY) + 1e-6)
