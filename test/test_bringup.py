@@ -67,4 +67,5 @@ def test_the_arm_profiles_start_in_shadow_mode_with_every_limit_set(profile):
     assert max(config.max_action_delta, config.max_action_delta2, config.residual_budget) < float("inf")
     if profile == "arm_joint":
         joints = graph.node("joint_commander").parameters
-        assert max(joints["max_joint_velocity"] + joints["max_joint_acceleration"]) < float("inf")
+        limits = joints["max_joint_velocity"] + joints["max_joint_acceleration"] + joints["max_joint_jerk"]
+        assert max(limits) < float("inf")

@@ -115,7 +115,7 @@ def test_franka_joint_limits_bound_every_joint_command_the_arm_receives(domain, 
     (one per 0.04 s action) commands a motion within them."""
     from std_msgs.msg import Float64MultiArray
 
-    from rpl_ros.core.joint_limits import PANDA_MAX_ACCELERATION, PANDA_MAX_VELOCITY
+    from rpl_ros.core.joint_limits import PANDA_MAX_ACCELERATION, PANDA_MAX_JERK, PANDA_MAX_VELOCITY
 
     from sensor_msgs.msg import JointState
 
@@ -126,6 +126,7 @@ def test_franka_joint_limits_bound_every_joint_command_the_arm_receives(domain, 
     commands = probe({arm: Float64MultiArray}, {OBSERVATION: (JointState, CONTROL_QOS)})
     graph = load_graph("panda_push_sim", {"episodes": 1, "seed": 1, "max_joint_velocity": list(PANDA_MAX_VELOCITY),
                                           "max_joint_acceleration": list(PANDA_MAX_ACCELERATION),
+                                          "max_joint_jerk": list(PANDA_MAX_JERK),
                                           "mujoco_bridge.wait_for_subscribers": 3})
     status, _ = run_graph(graph, domain, GRAPH_TIMEOUT_S)
     assert status == 0

@@ -7,9 +7,9 @@ out as std_msgs/Float64MultiArray on ``/<arm_controller>/commands``, the finger 
 ``/<gripper_controller>/commands``. A zero action (the arbitration's hold) sends the measured positions: the arm
 stays where it is. Nothing goes out, with a logged error, while the joint states are missing, incomplete or
 older than ``max_state_age``, or for a malformed action: the controllers then hold their last targets.
-With ``max_joint_velocity`` and ``max_joint_acceleration`` set (per joint; ``inf`` by default, Franka's values in
-config/arm_joint.yaml), the targets are shaped so the motion they command, one every ``command_period``, stays
-within them (rpl_ros.core.joint_limits): a hold then decelerates within the limits.
+With ``max_joint_velocity``, ``max_joint_acceleration`` and ``max_joint_jerk`` set (per joint; ``inf`` by default,
+Franka's values in config/arm_joint.yaml), the targets are shaped so the motion they command, one every
+``command_period``, stays within them (rpl_ros.core.joint_limits): a hold then decelerates within the limits.
 """
 import sys
 
@@ -42,13 +42,14 @@ class JointCommander(Node):
         p = parameters(self, {"task": "panda_push", "arm_controller": "forward_position_controller",
                               "gripper_controller": "gripper_controller", "max_state_age": 0.2,
                               "max_joint_velocity": [float("inf")] * len(ARM_JOINTS),
-                              "max_joint_acceleration": [float("inf")] * len(ARM_JOINTS), "command_period": 0.04})
+                              "max_joint_acceleration": [float("inf")] * len(ARM_JOINTS),
+                              "max_joint_jerk": [float("inf")] * len(ARM_JOINTS), "command_period": 0.04})
         try:
             spec = task_spec(p["task"])
-            limits = (p["max_joint_velocity"], p["max_joint_acceleration"])
+            limits = (p["max_joint_velocity"], p["max_joint_acceleration"], p["max_joint_jerk"])
             if any(len(limit) != len(ARM_JOINTS) for limit in limits):
-                raise ValueError(f"max_joint_velocity and max_joint_acceleration need {len(ARM_JOINTS)} values each")
-            self.limiter = (JointMotionLimiter(*limits, p["command_period"])
+                raise ValueError(f"max_joint_velocity, _acceleration and _jerk need {len(ARM_JOINTS)} values each")
+            self.limiter = (JointMotionLimiter(limits[0], limits[1], p["command_period"], limits[2])
                             if np.isfinite(limits).any() else None)
         except ValueError as error:
             raise ConfigError(error) from None
