@@ -57,14 +57,14 @@ def base_policy(task: str) -> Policy:
     return make_controller(task_spec(task).controller)
 
 
-def residual_policy(task: str, model_path: str) -> Policy:
+def residual_policy(task: str, model_path: str, scale: float = 1.0) -> Policy:
     """Base plus the ONNX residual, as the graph applies them: the residual node's runtime (ResidualModel) on
-    the observation's policy input, summed and clipped by the arbitration's residual_sum (scale 1)."""
+    the observation's policy input, summed and clipped by the arbitration's residual_sum."""
     spec = task_spec(task)
     codec = ObservationCodec(spec.observation_sizes)
     model = ResidualModel(Path(model_path).read_bytes(), codec.policy_input_size, len(spec.action_names))
     base = base_policy(task)
-    return lambda obs: residual_sum(base(obs), model(codec.policy_input(obs)))
+    return lambda obs: residual_sum(base(obs), model(codec.policy_input(obs)), scale)
 
 
 def make_policy(task: str, policy: str) -> Policy:

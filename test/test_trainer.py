@@ -261,6 +261,31 @@ def test_trainer_node_publishes_signed_models_the_residual_node_accepts(recordin
     assert checkpoint["learner"]["updates"] == 50
 
 
+def test_trainer_node_keeps_back_a_model_that_does_not_beat_what_the_graph_runs(recordings, processes, tmp_path):
+    """evaluate_episodes 2, evaluate_min_gain 1: the base succeeds on push seeds 0 and 1, so no model can clear
+    the bar: none goes out, and the log says why."""
+    from rpl_ros.core.envelope import generate_keypair
+
+    root = tmp_path / "recordings"
+    shutil.copytree(recordings[0], root)
+    private, _ = generate_keypair(tmp_path / "keys")
+    trainer = processes.start(["-m", "rpl_ros.learn.trainer_node", "--ros-args",
+                               "-p", f"recordings:={root}", "-p", f"out_directory:={tmp_path / 'out'}",
+                               "-p", f"private_key:={private}", "-p", "hidden:=[16, 16]", "-p", "batch_size:=16",
+                               "-p", "updates_per_round:=10", "-p", "publish_every:=15",
+                               "-p", "max_updates_per_episode:=10", "-p", "poll_period:=0.2",
+                               "-p", "evaluate_episodes:=2", "-p", "evaluate_min_gain:=1.0"])
+    models = tmp_path / "out" / "models"
+    deadline = time.monotonic() + 60
+    while not list(models.glob("*.onnx")) and time.monotonic() < deadline and trainer.poll() is None:
+        time.sleep(0.2)
+    time.sleep(2.0)  # the evaluation, after the model is written
+    trainer.send_signal(signal.SIGINT)
+    output = trainer.communicate(timeout=30)[0]
+    assert list(models.glob("*.onnx")), output
+    assert "not published: push-u20-" in output and "succeeded on" in output and "published residual" not in output
+
+
 def test_trainer_node_will_not_run_without_a_signing_key(domain_id, tmp_path):
     run = subprocess.run([sys.executable, "-m", "rpl_ros.learn.trainer_node", "--ros-args",
                           "-p", f"out_directory:={tmp_path}"], capture_output=True, text=True, timeout=60)

@@ -8,6 +8,10 @@ more data. Every ``publish_every`` updates, or on ``~/publish`` (std_srvs/Trigge
 ONNX (kept as models/<version>.onnx), seals it with ``private_key`` (`rpl-ros keygen`) and publishes it, latched,
 on /rpl/residual_model, where residual_policy nodes trusting the matching public key verify it and swap it in.
 It checkpoints into ``out_directory`` at each publish and on exit; restarted on the same directory it resumes.
+With ``evaluate_episodes`` > 0 a model goes out only if, evaluated in-process on that many seeded episodes
+(from ``evaluate_seed``, the graph's summed policy without exploration), it succeeds at least
+``evaluate_min_gain`` more often than the model the graph runs (at first the base alone); otherwise it is kept
+back with a logged reason and training goes on.
 
 Not a runtime node: it imports torch, so it lives under rpl_ros.learn.
 """
@@ -21,6 +25,7 @@ from std_msgs.msg import UInt8MultiArray
 from std_srvs.srv import Trigger
 
 from rpl_ros.core.envelope import load_private_key, seal
+from rpl_ros.eval import base_policy, evaluate, residual_policy
 from rpl_ros.learn.config import Args
 from rpl_ros.learn.offline import RecordingsTrainer
 from rpl_ros.nodes.common import (ERROR, LATCHED_QOS, OK, RESIDUAL_MODEL, ConfigError, Diagnostics, parameters,
@@ -33,7 +38,8 @@ class Trainer(Node):
         p = parameters(self, {"task": "push", "recordings": "recordings", "out_directory": "trainer",
                               "private_key": "", "residual_scale": 1.0, "updates_per_round": 200,
                               "publish_every": 2000, "max_updates_per_episode": 20, "min_episodes": 1,
-                              "poll_period": 1.0, "seed": 0, "hidden": [256, 256, 256], "batch_size": 256})
+                              "poll_period": 1.0, "seed": 0, "hidden": [256, 256, 256], "batch_size": 256,
+                              "evaluate_episodes": 0, "evaluate_seed": 0, "evaluate_min_gain": 0.0})
         if p["updates_per_round"] < 1 or p["publish_every"] < 1:
             raise ConfigError("updates_per_round and publish_every must be positive")
         if not p["private_key"]:
@@ -48,6 +54,7 @@ class Trainer(Node):
             raise ConfigError(error) from None
         self.p = p
         self.published_at, self.version, self.failure = self.trainer.updates, "none", ""
+        self.active_success = None  # success of what the graph runs, once evaluated (evaluate_episodes > 0)
         self.model_pub = self.create_publisher(UInt8MultiArray, RESIDUAL_MODEL, LATCHED_QOS)
         self.create_service(Trigger, "~/publish", self.on_publish)
         Diagnostics(self, self.status)
@@ -96,11 +103,31 @@ class Trainer(Node):
         models = Path(self.p["out_directory"]) / "models"  # every model that went out, for audits and evaluation
         models.mkdir(exist_ok=True)
         (models / f"{version}.onnx").write_bytes(model)
+        if self.p["evaluate_episodes"] > 0 and not self.beats_the_active_model(version, models / f"{version}.onnx"):
+            self.published_at = self.trainer.updates
+            self.trainer.save()
+            return
         self.model_pub.publish(UInt8MultiArray(data=seal(model, version, self.key)))
         self.trainer.save()
         self.published_at, self.version = self.trainer.updates, version
         self.get_logger().info(f"published residual {version} ({self.trainer.episodes} episodes, actor "
                                f"{'learning' if self.trainer.gate.released else 'frozen by the burn-in'})")
+
+    def success(self, policy, name: str) -> float:
+        return evaluate(self.p["task"], policy, name, self.p["evaluate_episodes"], self.p["evaluate_seed"]).success_rate
+
+    def beats_the_active_model(self, version: str, path: Path) -> bool:
+        if self.active_success is None:
+            self.active_success = self.success(base_policy(self.p["task"]), "base")
+        candidate = self.success(residual_policy(self.p["task"], str(path), self.p["residual_scale"]), version)
+        bar = self.active_success + self.p["evaluate_min_gain"]
+        if candidate < bar:
+            self.get_logger().warning(f"not published: {version} succeeded on {candidate:.2f} of "
+                                      f"{self.p['evaluate_episodes']} episodes, below {bar:.2f} (what the graph "
+                                      f"runs scored {self.active_success:.2f}, plus evaluate_min_gain)")
+            return False
+        self.active_success = candidate
+        return True
 
     def on_publish(self, request, response):
         if self.trainer.episodes == 0:
