@@ -40,7 +40,7 @@ def run_live_graph(args, work: Path):
     graph = load_graph("slippery_push_live", {
         "task": args.task, "residual_policy.trusted_public_key": str(public), "trainer.private_key": str(private),
         "recorder.directory": str(work / "recordings"), "trainer.recordings": str(work / "recordings"),
-        "trainer.out_directory": str(work / "trainer")})
+        "trainer.out_directory": str(work / "trainer"), **dict(kv.split("=", 1) for kv in args.set)})
     run_graph(graph, args.domain_id, timeout_s=args.minutes * 60)
 
 
@@ -112,6 +112,9 @@ def main():
     parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument("--max-evals", type=int, default=12, help="pushed models to evaluate")
     parser.add_argument("--no-run", action="store_true", help="only measure what an earlier run left in --work")
+    parser.add_argument("--set", action="append", default=[], metavar="[NODE.]PARAM=VALUE",
+                        help="override a parameter of the live graph, e.g. trainer.evaluate_episodes=20")
+    parser.add_argument("--tag", default="", help="suffix of the result files' names, to keep a variant's apart")
     args = parser.parse_args()
     work = Path(args.work)
     if not args.no_run:
@@ -123,11 +126,11 @@ def main():
     progress = list(csv.DictReader((work / "trainer" / "progress.csv").open()))
     rows = evaluated_swaps(args, work, activations)
     RESULTS.mkdir(exist_ok=True)
-    with (RESULTS / f"live_training_{args.task}.csv").open("w", newline="") as file:
+    with (RESULTS / f"live_training_{args.task}{args.tag}.csv").open("w", newline="") as file:
         writer = csv.DictWriter(file, ["version", "active_at_s", "updates", "eval_success"])
         writer.writeheader()
         writer.writerows(rows)
-    plot(args, episodes, activations, rows, RESULTS / f"live_training_{args.task}.png")
+    plot(args, episodes, activations, rows, RESULTS / f"live_training_{args.task}{args.tag}.png")
 
     live = np.array([s for _, s in episodes], dtype=float)
     print(f"\n{args.task}, {episodes[-1][0] / 60:.1f} min of live training recorded ({work}):")
