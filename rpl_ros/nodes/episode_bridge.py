@@ -28,7 +28,7 @@ class EpisodeBridge(Node):
         them); ``modes``: the values ``mode`` may take; ``env_kwargs``: for the task's environment."""
         super().__init__(name)
         p = parameters(self, {"episodes": 10, "seed": 0, "render": False, "summary_path": "",
-                              "wait_for_subscribers": 2, **defaults})
+                              "wait_for_subscribers": 2, "discovery_settle": 0.5, **defaults})
         if p["mode"] not in modes:
             raise ConfigError(f"mode must be one of {tuple(modes)}, got {p['mode']!r}")
         if p["episodes"] < 1 or p["control_rate"] <= 0:
@@ -44,14 +44,24 @@ class EpisodeBridge(Node):
         self.obs_pub = self.create_publisher(JointState, OBSERVATION, CONTROL_QOS)
         self.episode_pub = self.create_publisher(String, EPISODE, 10)
         self.pending_key, self.sent_at, self.answered = None, 0.0, False
+        self.subscribers_since = None  # when the observation's subscribers were first all there
         self.latencies, self.missed, self.steps, self.started = [], 0, 0, None
         self.rate, self.last_problem = RateMeter(), ""
         Diagnostics(self, self.status)
         self.get_logger().info(f"{p['task']}: {p['episodes']} episodes from seed {p['seed']}, {p['mode']} mode")
 
     def graph_ready(self) -> bool:
-        """The first observation waits for its answerers, so no episode starts with half a graph."""
-        return self.obs_pub.get_subscription_count() >= self.p["wait_for_subscribers"]
+        """The first observation waits for its answerers, so no episode starts with half a graph.
+
+        DDS discovery is pairwise: that the bridge sees its subscribers does not mean the residual node's
+        publisher already sees the arbitration, and a best-effort sample sent before that match is lost (the
+        first action would then be the base's alone). So the subscribers must have been there a while.
+        """
+        if self.obs_pub.get_subscription_count() < self.p["wait_for_subscribers"]:
+            self.subscribers_since = None
+            return False
+        self.subscribers_since = self.subscribers_since or time.monotonic()
+        return time.monotonic() - self.subscribers_since >= self.p["discovery_settle"]
 
     @property
     def finished(self) -> bool:
