@@ -1,6 +1,7 @@
 """What each lever of issue 8 gives: the push_sim graph in realtime mode at one control rate, run in turn as
 separate processes or composed into one process (rpl_ros.nodes.compose), with rclpy's single-threaded or
-events executor, and with the arbitration pinned to a CPU of its own. All variants run in this one run,
+events executor, with the arbitration pinned to a CPU of its own, and with the control streams' QoS changed
+(depth 1, or reliable) on both ends through ``qos_overrides`` parameters. All variants run in this one run,
 interleaved over ``--rounds`` so that the machine's drift hits them alike; ratios are against the first.
 
     python bench/graph_levers.py [--rate 100] [--episodes 10] [--rounds 2]
@@ -13,15 +14,20 @@ from pathlib import Path
 import numpy as np
 
 from rpl_ros.bringup import load_graph
+from rpl_ros.nodes.common import ACTION, BASE_ACTION, OBSERVATION, RESIDUAL_ACTION
 from rpl_ros.runner import run_graph
 
-VARIANTS = {  # name: (compose, executor, pin the arbitration to CPU 1 and the other nodes to CPU 0)
-    "processes, single-threaded": (False, "single", False),
-    "processes, events executor": (False, "events", False),
-    "processes, single, arbitration pinned": (False, "single", True),
-    "composed, single-threaded": (True, "single", False),
-    "composed, events executor": (True, "events", False),
+# name: (compose, executor, pin the arbitration to CPU 1 and the other nodes to CPU 0, QoS policies overridden)
+VARIANTS = {
+    "processes, single-threaded": (False, "single", False, {}),
+    "processes, events executor": (False, "events", False, {}),
+    "processes, single, arbitration pinned": (False, "single", True, {}),
+    "processes, events, QoS depth 1": (False, "events", False, {"depth": 1}),
+    "processes, events, QoS reliable": (False, "events", False, {"reliability": "reliable"}),
+    "composed, single-threaded": (True, "single", False, {}),
+    "composed, events executor": (True, "events", False, {}),
 }
+CONTROL_STREAMS = (OBSERVATION, BASE_ACTION, RESIDUAL_ACTION, ACTION)
 
 
 def pin_nodes(domain_id: int, done: threading.Event):
@@ -43,9 +49,12 @@ def pin_nodes(domain_id: int, done: threading.Event):
         done.wait(0.05)
 
 
-def run_variant(rate: float, episodes: int, compose: bool, executor: str, pin: bool, domain_id: int):
+def run_variant(rate: float, episodes: int, compose: bool, executor: str, pin: bool, qos: dict, domain_id: int):
     graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
                                     "mujoco_bridge.control_rate": float(rate)})
+    for node in graph.nodes:  # both ends of every control stream, so publishers and subscriptions still match
+        node.parameters.update({f"qos_overrides.{topic}.{end}.{policy}": value for topic in CONTROL_STREAMS
+                                for end in ("publisher", "subscription") for policy, value in qos.items()})
     done = threading.Event()
     pinner = threading.Thread(target=pin_nodes, args=(domain_id, done), daemon=True)
     if pin:

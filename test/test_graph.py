@@ -89,6 +89,32 @@ def test_unknown_parameter_values_stop_the_node_with_a_clear_error(domain_id, pr
     assert message in output and "Traceback" not in output
 
 
+def test_control_stream_qos_is_overridden_by_parameters(ros_context, processes, tmp_path):
+    """qos_overrides.<topic>.publisher.reliability turns the base's best-effort control stream reliable; a node
+    without the override keeps the sensor-data default."""
+    import yaml
+    from rclpy.node import Node
+    from rclpy.qos import ReliabilityPolicy
+
+    from rpl_ros.nodes.common import BASE_ACTION, RESIDUAL_ACTION
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"base_controller": {"ros__parameters": {
+        f"qos_overrides.{BASE_ACTION}.publisher.reliability": "reliable",
+        f"qos_overrides.{BASE_ACTION}.publisher.depth": 1}}}))
+    processes.start(["-m", "rpl_ros.nodes.base_controller", "--ros-args", "--params-file", str(params)])
+    processes.start(["-m", "rpl_ros.nodes.residual_policy"])
+    node = Node("probe", context=ros_context)
+    reliability = {}
+    deadline = time.monotonic() + 60
+    while len(reliability) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        for topic in (BASE_ACTION, RESIDUAL_ACTION):
+            for info in node.get_publishers_info_by_topic(topic):
+                reliability[topic] = info.qos_profile.reliability
+    assert reliability == {BASE_ACTION: ReliabilityPolicy.RELIABLE, RESIDUAL_ACTION: ReliabilityPolicy.BEST_EFFORT}
+
+
 def node_outputs(process) -> str:
     process.send_signal(signal.SIGINT)
     return process.communicate(timeout=10)[0]

@@ -23,9 +23,10 @@ from std_srvs.srv import Trigger
 from rpl_ros.core.arbitration import HOLD, RESIDUAL, Arbiter, ArbitrationConfig
 from rpl_ros.core.observation import ObservationError, check_action
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (ACTION, ARBITRATION_EVENT, BASE_ACTION, CARTESIAN_AXES, CONTROL_QOS, ESTOP,
-                                  ESTOP_STATE, LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, WARN, ConfigError,
-                                  Diagnostics, RateMeter, joint_state, parameters, run_node, stamp_age, stamp_key)
+from rpl_ros.nodes.common import (ACTION, ARBITRATION_EVENT, BASE_ACTION, CARTESIAN_AXES, ConfigError, Diagnostics,
+                                  ESTOP, ESTOP_STATE, LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, RateMeter, WARN,
+                                  control_publisher, control_subscription, joint_state, parameters, run_node, stamp_age,
+                                  stamp_key)
 
 
 class Arbitration(Node):
@@ -45,7 +46,7 @@ class Arbitration(Node):
         self.names, self.size = spec.action_names, len(spec.action_names)
         self.end_effector = None  # the end effector's position in the latest observation, for the workspace box
         if config.has_workspace:
-            self.create_subscription(JointState, OBSERVATION, self.on_observation, CONTROL_QOS)
+            control_subscription(self, JointState, OBSERVATION, self.on_observation)
         self.events = self.create_publisher(String, ARBITRATION_EVENT, 10)
         self.arbiter = Arbiter(config, self.size)
         self.pair_timeout, self.residual_timeout = p["pair_timeout"], p["residual_timeout"]
@@ -53,9 +54,9 @@ class Arbitration(Node):
         self.residual_seen = time.monotonic()
         self.estopped, self.mode = False, RESIDUAL
         self.modes, self.rate, self.last_reason = Counter(), RateMeter(), ""
-        self.publisher = self.create_publisher(JointState, ACTION, CONTROL_QOS)
-        self.create_subscription(JointState, BASE_ACTION, self.on_base, CONTROL_QOS)
-        self.residual_sub = self.create_subscription(JointState, RESIDUAL_ACTION, self.on_residual, CONTROL_QOS)
+        self.publisher = control_publisher(self, JointState, ACTION)
+        control_subscription(self, JointState, BASE_ACTION, self.on_base)
+        self.residual_sub = control_subscription(self, JointState, RESIDUAL_ACTION, self.on_residual)
         self.residual_publishers = 0
         self.create_timer(min(self.pair_timeout / 4, 0.01), self.flush_expired)
         self.last_answer = None  # monotonic time of the last command answering an observation (watchdog)

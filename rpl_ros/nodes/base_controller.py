@@ -7,8 +7,8 @@ from sensor_msgs.msg import JointState
 from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.observation import ObservationCodec, ObservationError
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (BASE_ACTION, CONTROL_QOS, OBSERVATION, ConfigError, Diagnostics, StreamHealth,
-                                  joint_state, parameters, run_node)
+from rpl_ros.nodes.common import (BASE_ACTION, ConfigError, Diagnostics, OBSERVATION, StreamHealth, control_publisher,
+                                  control_subscription, joint_state, parameters, run_node)
 
 
 class BaseController(Node):
@@ -22,8 +22,8 @@ class BaseController(Node):
             raise ConfigError(error) from None
         self.codec = ObservationCodec(spec.observation_sizes)
         self.action_names = spec.action_names
-        self.publisher = self.create_publisher(JointState, BASE_ACTION, CONTROL_QOS)
-        self.create_subscription(JointState, OBSERVATION, self.on_observation, CONTROL_QOS)
+        self.publisher = control_publisher(self, JointState, BASE_ACTION)
+        control_subscription(self, JointState, OBSERVATION, self.on_observation)
         self.health = StreamHealth()
         Diagnostics(self, self.health)
 

@@ -17,6 +17,7 @@ from rclpy.utilities import remove_ros_args
 
 from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import JointState
 
 OBSERVATION = "/rpl/observation"
@@ -37,9 +38,23 @@ CARTESIAN_AXES = ("dx", "dy", "dz")
 # Control streams are sensor-data style (best effort, shallow) on both ends: a late sample is worth less than
 # the next one, and a best-effort publisher never connects to a reliable subscriber.
 CONTROL_QOS = qos_profile_sensor_data
+# ...overridable the ROS way, by read-only parameters such as ``qos_overrides./rpl/action.publisher.depth``
+# (reliability, history, depth), e.g. for a tool that only subscribes reliably; bench/graph_levers.py measures them.
+CONTROL_QOS_OVERRIDES = QoSOverridingOptions.with_default_policies()
 
 # Models and their versions are latched: a node that starts late still gets the latest one.
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+
+def control_publisher(node: Node, msg_type, topic: str):
+    return node.create_publisher(msg_type, topic, CONTROL_QOS, qos_overriding_options=CONTROL_QOS_OVERRIDES)
+
+
+def control_subscription(node: Node, msg_type, topic: str, callback):
+    return node.create_subscription(msg_type, topic, callback, CONTROL_QOS,
+                                    qos_overriding_options=CONTROL_QOS_OVERRIDES)
+
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 

@@ -17,8 +17,8 @@ from std_msgs.msg import String
 
 from rpl_ros.core.episodes import EpisodeRunner, RunSummary, latency_percentiles
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (CONTROL_QOS, EPISODE, OBSERVATION, OK, WARN, ConfigError, Diagnostics, RateMeter,
-                                  joint_state, parameters, stamp_key)
+from rpl_ros.nodes.common import (ConfigError, Diagnostics, EPISODE, OBSERVATION, OK, RateMeter, WARN,
+                                  control_publisher, joint_state, parameters, stamp_key)
 
 
 class EpisodeBridge(Node):
@@ -41,7 +41,7 @@ class EpisodeBridge(Node):
         self.sim = EpisodeRunner(p["task"], p["episodes"], p["seed"], "human" if p["render"] else None,
                                  **(env_kwargs or {}))
         self.codec = self.sim.codec
-        self.obs_pub = self.create_publisher(JointState, OBSERVATION, CONTROL_QOS)
+        self.obs_pub = control_publisher(self, JointState, OBSERVATION)
         self.episode_pub = self.create_publisher(String, EPISODE, 10)
         self.pending_key, self.sent_at, self.answered = None, 0.0, False
         self.subscribers_since = None  # when the observation's subscribers were first all there

@@ -22,7 +22,7 @@ from rpl_ros.core.joint_limits import JointMotionLimiter
 from rpl_ros.core.observation import check_action
 from rpl_ros.core.tasks import task_spec
 from rpl_ros.core.tasks.panda import ARM, ARM_JOINTS, GRIPPER, JOINT_NAMES, PandaArm
-from rpl_ros.nodes.common import (ACTION, CARTESIAN_AXES, CONTROL_QOS, ConfigError, Diagnostics, StreamHealth,
+from rpl_ros.nodes.common import (ACTION, CARTESIAN_AXES, ConfigError, Diagnostics, StreamHealth, control_subscription,
                                   parameters, run_node, stamp_age)
 
 JOINT_STATES = "/joint_states"
@@ -61,8 +61,8 @@ class JointCommander(Node):
         self.arm_pub = self.create_publisher(Float64MultiArray, commands_topic(p["arm_controller"]), ROS2_CONTROL_QOS)
         self.gripper_pub = self.create_publisher(Float64MultiArray, commands_topic(p["gripper_controller"]),
                                                  ROS2_CONTROL_QOS)
-        self.create_subscription(JointState, JOINT_STATES, self.on_joint_state, CONTROL_QOS)
-        self.create_subscription(JointState, ACTION, self.on_action, CONTROL_QOS)
+        control_subscription(self, JointState, JOINT_STATES, self.on_joint_state)
+        control_subscription(self, JointState, ACTION, self.on_action)
         self.health = StreamHealth()
         Diagnostics(self, self.health)
 

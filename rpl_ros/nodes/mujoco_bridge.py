@@ -13,7 +13,7 @@ import numpy as np
 from sensor_msgs.msg import JointState
 
 from rpl_ros.core.observation import ObservationError, check_action
-from rpl_ros.nodes.common import ACTION, CONTROL_QOS, run_node, stamp_key
+from rpl_ros.nodes.common import ACTION, control_subscription, run_node, stamp_key
 from rpl_ros.nodes.episode_bridge import EpisodeBridge
 
 MODES = ("lockstep", "realtime")
@@ -25,7 +25,7 @@ class MujocoBridge(EpisodeBridge):
                                            "resend_period": 0.2}, MODES)
         self.hold = np.zeros(len(self.spec.action_names))
         self.answer = None
-        self.create_subscription(JointState, ACTION, self.on_action, CONTROL_QOS)
+        control_subscription(self, JointState, ACTION, self.on_action)
         if self.p["mode"] == "lockstep":
             self.create_timer(self.p["resend_period"], self.resend_if_unanswered)
         else:

@@ -29,9 +29,9 @@ from rpl_ros.core.hotswap import ActiveModel, ModelSlot, RollbackGuard, load_can
 from rpl_ros.core.observation import ObservationCodec, ObservationError
 from rpl_ros.core.residual import ModelError, ResidualModel, explore, zero_residual_model
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (CONTROL_QOS, EPISODE, ERROR, LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION,
-                                  RESIDUAL_MODEL, RESIDUAL_MODEL_VERSION, WARN, ConfigError, Diagnostics, RateMeter,
-                                  joint_state, parameters, run_node)
+from rpl_ros.nodes.common import (ConfigError, Diagnostics, EPISODE, ERROR, LATCHED_QOS, OBSERVATION, OK,
+                                  RESIDUAL_ACTION, RESIDUAL_MODEL, RESIDUAL_MODEL_VERSION, RateMeter, WARN,
+                                  control_publisher, control_subscription, joint_state, parameters, run_node)
 
 
 class ResidualPolicy(Node):
@@ -57,8 +57,8 @@ class ResidualPolicy(Node):
                                    "published residual is not the model's, for live training only")
         self.version_pub = self.create_publisher(String, RESIDUAL_MODEL_VERSION, LATCHED_QOS)
         self.load_start_model(p["model_path"])
-        self.publisher = self.create_publisher(JointState, RESIDUAL_ACTION, CONTROL_QOS)
-        self.create_subscription(JointState, OBSERVATION, self.on_observation, CONTROL_QOS)
+        self.publisher = control_publisher(self, JointState, RESIDUAL_ACTION)
+        control_subscription(self, JointState, OBSERVATION, self.on_observation)
         # One worker thread verifies and loads pushed models, so a load never holds up an observation, while the
         # observations keep the plain SingleThreadedExecutor (no per-callback thread hand-off on the control path).
         self.loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model_loader")

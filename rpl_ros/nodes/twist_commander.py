@@ -14,8 +14,8 @@ from sensor_msgs.msg import JointState
 
 from rpl_ros.core.observation import ObservationError, check_action
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (ACTION, CARTESIAN_AXES, CONTROL_QOS, ConfigError, Diagnostics, StreamHealth,
-                                  parameters, run_node)
+from rpl_ros.nodes.common import (ACTION, CARTESIAN_AXES, ConfigError, Diagnostics, StreamHealth, control_publisher,
+                                  control_subscription, parameters, run_node)
 
 
 class TwistCommander(Node):
@@ -32,8 +32,8 @@ class TwistCommander(Node):
         if not 0 < p["max_linear_speed"] < float("inf"):
             raise ConfigError("max_linear_speed must be a positive speed in m/s")
         self.size, self.frame_id, self.speed = len(spec.action_names), p["frame_id"], p["max_linear_speed"]
-        self.publisher = self.create_publisher(TwistStamped, p["twist_topic"], CONTROL_QOS)
-        self.create_subscription(JointState, ACTION, self.on_action, CONTROL_QOS)
+        self.publisher = control_publisher(self, TwistStamped, p["twist_topic"])
+        control_subscription(self, JointState, ACTION, self.on_action)
         self.health = StreamHealth()
         Diagnostics(self, self.health)
 
