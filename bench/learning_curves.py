@@ -93,11 +93,13 @@ def summarize(args, curves, base_metric):
         if not runs:
             continue
         finals = [rows[-1][metric] for rows in runs.values()]
-        hits = {seed: first_reach(rows, metric, args.target) for seed, rows in runs.items()}
-        reach[variant] = [h[0] for h in hits.values()]
         steps = max(rows[-1]["step"] for rows in runs.values())
         print(f"  {variant:8s} seeds {len(runs)}, trained to {steps:.0f} steps: final {args.metric} "
               f"{np.mean(finals):.2f} (per seed {', '.join(f'{f:.2f}' for f in finals)})")
+        if args.target is None:
+            continue
+        hits = {seed: first_reach(rows, metric, args.target) for seed, rows in runs.items()}
+        reach[variant] = [h[0] for h in hits.values()]
         for seed, (step, wall) in hits.items():
             print(f"           seed {seed}: " + (f"reaches {args.target} at {step:.0f} steps, {wall / 60:.1f} min "
                                                  f"wall-clock" if step is not None else
@@ -146,7 +148,7 @@ def write_results(args, curves, base_metric):
     ax.axhline(base_metric, color="k", linestyle="--", label="base alone")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(args.metric)
-    ax.set_title(f"{args.task}: RPL vs from scratch (band: min-max over seeds; thin: each seed)")
+    ax.set_title(f"{args.task}: RPL vs from scratch\n(band: min-max over seeds; thin: each seed)", fontsize=10)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -166,7 +168,8 @@ def main():
     parser.add_argument("--base-episodes", type=int, default=100)
     parser.add_argument("--metric", choices=["success", "return"], default="success",
                         help="what the curves show (return for dense-reward tasks such as MBRLPusher)")
-    parser.add_argument("--target", type=float, default=0.9, help="the level whose first crossing is reported")
+    parser.add_argument("--target", type=float, help="the level whose first crossing is reported (default: 0.9 "
+                        "success; with --metric return, none unless given)")
     parser.add_argument("--runs-dir", default="runs/bench")
     parser.add_argument("--plot-only", action="store_true", help="summarize the runs there, train nothing")
     parser.add_argument("train_args", nargs="*", help="after --: more `rpl-ros train` options for every run")
@@ -177,6 +180,8 @@ def main():
               for v in args.variants}
     base_success, base_return = base_alone(args)
     base_metric = base_success if args.metric == "success" else base_return
+    if args.target is None and args.metric == "success":
+        args.target = 0.9
     write_results(args, curves, base_metric)
     summarize(args, curves, base_metric)
 

@@ -166,25 +166,29 @@ def run_nodes(makers: Sequence[Callable[[], Node]], options: argparse.Namespace,
     if options.cpus:
         os.sched_setaffinity(0, options.cpus)
     # Our own SIGINT/SIGTERM handling (not rclpy's, which shuts the context down at once), so a node can still
-    # publish in before_exit().
+    # publish in before_exit(). The handler only asks the loop to stop: an exception raised wherever the signal
+    # lands would break off a callback mid-way (a simulation step, a model swap) and the executor would log it.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stop_requested = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda received, frame: stop_requested.append(received))
     nodes = []
     try:
         nodes.extend(make() for make in makers)
         executor = EventsExecutor() if options.executor == "events" else SingleThreadedExecutor()
         for node in nodes:
             executor.add_node(node)
-        while rclpy.ok() and not (finished and any(finished(node) for node in nodes)):
+        while rclpy.ok() and not stop_requested and not (finished and any(finished(node) for node in nodes)):
             executor.spin_once(timeout_sec=0.1)
+        if stop_requested:
+            for node in nodes:
+                if hasattr(node, "before_exit") and rclpy.ok():
+                    node.before_exit()
         return 0
     except ConfigError as error:
         rclpy.logging.get_logger("rpl_ros").error(f"bad configuration: {error}")
         return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        for node in nodes:
-            if hasattr(node, "before_exit") and rclpy.ok():
-                node.before_exit()
+    except ExternalShutdownException:
         return 0
     finally:
         for node in nodes:
