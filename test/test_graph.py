@@ -115,6 +115,34 @@ def test_control_stream_qos_is_overridden_by_parameters(ros_context, processes, 
     assert reliability == {BASE_ACTION: ReliabilityPolicy.RELIABLE, RESIDUAL_ACTION: ReliabilityPolicy.BEST_EFFORT}
 
 
+def test_the_first_observation_waits_until_its_subscribers_have_been_there_discovery_settle(domain_id):
+    import rclpy
+    from sensor_msgs.msg import JointState
+
+    from rpl_ros.nodes.common import CONTROL_QOS, OBSERVATION
+    from rpl_ros.nodes.mujoco_bridge import MujocoBridge
+
+    rclpy.init(args=["--ros-args", "-p", "wait_for_subscribers:=1", "-p", "discovery_settle:=0.5"],
+               domain_id=domain_id)
+    try:
+        bridge = MujocoBridge()
+        assert not bridge.graph_ready()  # nobody subscribes yet
+        probe = rclpy.create_node("probe")
+        probe.create_subscription(JointState, OBSERVATION, lambda msg: None, CONTROL_QOS)
+        deadline = time.monotonic() + 30
+        while bridge.obs_pub.get_subscription_count() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen = time.monotonic()
+        assert not bridge.graph_ready()  # there, but not yet for discovery_settle
+        while not bridge.graph_ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert time.monotonic() - seen >= 0.45
+        probe.destroy_node()
+        bridge.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+
+
 def node_outputs(process) -> str:
     process.send_signal(signal.SIGINT)
     return process.communicate(timeout=10)[0]
