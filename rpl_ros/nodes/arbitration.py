@@ -23,10 +23,10 @@ from std_srvs.srv import Trigger
 from rpl_ros.core.arbitration import HOLD, RESIDUAL, Arbiter, ArbitrationConfig
 from rpl_ros.core.observation import ObservationError, check_action
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (ACTION, ARBITRATION_EVENT, BASE_ACTION, CARTESIAN_AXES, ConfigError, Diagnostics,
-                                  ESTOP, ESTOP_STATE, LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, RateMeter, WARN,
-                                  control_publisher, control_subscription, joint_state, parameters, run_node, stamp_age,
-                                  stamp_key)
+from rpl_ros.nodes.common import (ACTION, ARBITRATION_EVENT, BASE_ACTION, CARTESIAN_AXES, ESTOP, ESTOP_STATE,
+                                  LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, WARN, ConfigError, Diagnostics,
+                                  RateMeter, control_publisher, control_subscription, joint_state, parameters, run_node,
+                                  stamp_age, stamp_key)
 
 
 class Arbitration(Node):

@@ -7,7 +7,7 @@ from sensor_msgs.msg import JointState
 from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.observation import ObservationCodec, ObservationError
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (BASE_ACTION, ConfigError, Diagnostics, OBSERVATION, StreamHealth, control_publisher,
+from rpl_ros.nodes.common import (BASE_ACTION, OBSERVATION, ConfigError, Diagnostics, StreamHealth, control_publisher,
                                   control_subscription, joint_state, parameters, run_node)
 
 

@@ -46,7 +46,6 @@ CONTROL_QOS_OVERRIDES = QoSOverridingOptions.with_default_policies()
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
-
 def control_publisher(node: Node, msg_type, topic: str):
     return node.create_publisher(msg_type, topic, CONTROL_QOS, qos_overriding_options=CONTROL_QOS_OVERRIDES)
 

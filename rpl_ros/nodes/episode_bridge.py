@@ -17,7 +17,7 @@ from std_msgs.msg import String
 
 from rpl_ros.core.episodes import EpisodeRunner, RunSummary, latency_percentiles
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (ConfigError, Diagnostics, EPISODE, OBSERVATION, OK, RateMeter, WARN,
+from rpl_ros.nodes.common import (EPISODE, OBSERVATION, OK, WARN, ConfigError, Diagnostics, RateMeter,
                                   control_publisher, joint_state, parameters, stamp_key)
 
 

@@ -29,9 +29,9 @@ from rpl_ros.core.hotswap import ActiveModel, ModelSlot, RollbackGuard, load_can
 from rpl_ros.core.observation import ObservationCodec, ObservationError
 from rpl_ros.core.residual import ModelError, ResidualModel, explore, zero_residual_model
 from rpl_ros.core.tasks import task_spec
-from rpl_ros.nodes.common import (ConfigError, Diagnostics, EPISODE, ERROR, LATCHED_QOS, OBSERVATION, OK,
-                                  RESIDUAL_ACTION, RESIDUAL_MODEL, RESIDUAL_MODEL_VERSION, RateMeter, WARN,
-                                  control_publisher, control_subscription, joint_state, parameters, run_node)
+from rpl_ros.nodes.common import (EPISODE, ERROR, LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, RESIDUAL_MODEL,
+                                  RESIDUAL_MODEL_VERSION, WARN, ConfigError, Diagnostics, RateMeter, control_publisher,
+                                  control_subscription, joint_state, parameters, run_node)
 
 
 class ResidualPolicy(Node):
