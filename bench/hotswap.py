@@ -1,9 +1,9 @@
 """Hot-swapping residuals under a running graph: 100 signed models pushed while push_sim runs in realtime mode.
 
 The push_sim graph runs at ``--rate`` Hz (realtime: the bridge steps whatever arrived, a cycle without a fresh
-action is missed). Once the residual node is up, this process pushes ``--swaps`` signed models, one every
-``--interval`` seconds, alternating two residuals that differ by ``--step`` on the first action axis, and
-measures:
+action is missed). Once the residual node is up, a pusher process pushes ``--swaps`` signed models, one every
+``--interval`` seconds, alternating two residuals that differ by ``--step`` on the first action axis, and an observer
+process of its own measures:
 
 - missed control cycles (from the bridge's summary) and the observation -> action latency of the whole run;
 - swap-to-active latency: from publishing the envelope to receiving its version on /rpl/residual_model_version
@@ -16,15 +16,15 @@ measures:
     nice -n 10 python bench/hotswap.py [--swaps 100] [--rate 100] [--interval 0.2]
 """
 import argparse
+import multiprocessing
 import os
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from rpl_ros.bringup import load_graph
+from rpl_ros.bringup import load_graph, ros_environment
 from rpl_ros.core.envelope import generate_keypair, load_private_key, seal
 from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.residual import build_mlp_onnx
@@ -39,41 +39,43 @@ def constant_residual(dx: float, obs_dim: int, act_dim: int) -> bytes:
     return build_mlp_onnx(layers, np.zeros(obs_dim), np.ones(obs_dim))
 
 
-def push_models(domain_id: int, key_path: Path, args, results: dict, stop: threading.Event):
-    """Wait for the residual node's first version, then push the models and note when each became active."""
+def ros_node(name: str, domain_id: int):
+    """A node of its own DDS participant, on the graph's domain; returns (rclpy, node, executor)."""
+    os.environ.update(ros_environment(domain_id))
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
-    from sensor_msgs.msg import JointState
+
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    node = rclpy.create_node(name)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    return rclpy, node, executor
+
+
+def push_models(domain_id: int, key_path: Path, args, observing, stop, results):
+    """Once the observer is ``observing`` and the residual node is up, push the models; results gets when each
+    was pushed."""
     from std_msgs.msg import String, UInt8MultiArray
 
-    from rpl_ros.nodes.common import (ACTION, BASE_ACTION, CONTROL_QOS, LATCHED_QOS, OBSERVATION, RESIDUAL_MODEL,
-                                      RESIDUAL_MODEL_VERSION)
+    from rpl_ros.nodes.common import LATCHED_QOS, RESIDUAL_MODEL, RESIDUAL_MODEL_VERSION
 
     spec = task_spec("push")
     dims = (ObservationCodec(spec.observation_sizes).policy_input_size, len(spec.action_names))
     models = [constant_residual(0.0, *dims), constant_residual(args.step, *dims)]
     key = load_private_key(key_path)
-    context = rclpy.Context()
-    rclpy.init(context=context, domain_id=domain_id, signal_handler_options=SignalHandlerOptions.NO)
-    node = rclpy.create_node("hotswap_bench", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    active, applied, base = results["active"], results["applied"], results["base"]
-
-    def keep(into):
-        return lambda m: into.setdefault((m.header.stamp.sec, m.header.stamp.nanosec),
-                                         (time.monotonic(), np.asarray(m.position)))
-
-    node.create_subscription(String, RESIDUAL_MODEL_VERSION, lambda m: active.setdefault(m.data, time.monotonic()),
-                             LATCHED_QOS)
-    node.create_subscription(JointState, ACTION, keep(applied), CONTROL_QOS)
-    node.create_subscription(JointState, BASE_ACTION, keep(base), CONTROL_QOS)
-    node.create_subscription(JointState, OBSERVATION, keep(results["observed"]), CONTROL_QOS)
+    rclpy, node, executor = ros_node("hotswap_pusher", domain_id)
+    started, pushed = [], {}
+    node.create_subscription(String, RESIDUAL_MODEL_VERSION, started.append, LATCHED_QOS)
     publisher = node.create_publisher(UInt8MultiArray, RESIDUAL_MODEL, LATCHED_QOS)
     try:
-        while not active and not stop.is_set():
+        # The residual node's first version, and its model subscription matched to this publisher for a while
+        # (the bridge's discovery_settle): a model pushed before the match would be lost to all but the last.
+        settled_at = None
+        while not stop.is_set() and (settled_at is None or time.monotonic() < settled_at):
             executor.spin_once(timeout_sec=0.05)
+            if settled_at is None and started and observing.is_set() and publisher.get_subscription_count() > 0:
+                settled_at = time.monotonic() + 0.5
         next_push = time.monotonic()
         for i in range(args.swaps):
             while time.monotonic() < next_push and not stop.is_set():
@@ -82,14 +84,46 @@ def push_models(domain_id: int, key_path: Path, args, results: dict, stop: threa
                 break
             version = f"bench-{i}"
             envelope = seal(models[i % 2], version, key)
-            results["pushed"][version] = time.monotonic()
+            pushed[version] = time.monotonic()  # CLOCK_MONOTONIC: one clock for every process of this machine
             publisher.publish(UInt8MultiArray(data=envelope))
             next_push += args.interval
-        while not stop.is_set():  # keep pairing actions until the graph ends
-            executor.spin_once(timeout_sec=0.01)
+        while not stop.is_set():  # stay, so that the last models are not lost with this participant
+            executor.spin_once(timeout_sec=0.05)
     finally:
+        results.put(pushed)
         node.destroy_node()
-        rclpy.try_shutdown(context=context)
+        rclpy.try_shutdown()
+
+
+def observe(domain_id: int, observing, stop, results):
+    """Note when each version became active and when each observation, base and applied action arrived;
+    ``observing`` is set once the residual node's first version has come (every later one will)."""
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import String
+
+    from rpl_ros.nodes.common import ACTION, BASE_ACTION, CONTROL_QOS, LATCHED_QOS, OBSERVATION, RESIDUAL_MODEL_VERSION
+
+    rclpy, node, executor = ros_node("hotswap_observer", domain_id)
+    seen = {"active": {}, "applied": {}, "base": {}, "observed": {}}
+
+    def keep(into):
+        return lambda m: into.setdefault((m.header.stamp.sec, m.header.stamp.nanosec),
+                                         (time.monotonic(), np.asarray(m.position)))
+
+    node.create_subscription(String, RESIDUAL_MODEL_VERSION,
+                             lambda m: seen["active"].setdefault(m.data, time.monotonic()), LATCHED_QOS)
+    node.create_subscription(JointState, ACTION, keep(seen["applied"]), CONTROL_QOS)
+    node.create_subscription(JointState, BASE_ACTION, keep(seen["base"]), CONTROL_QOS)
+    node.create_subscription(JointState, OBSERVATION, keep(seen["observed"]), CONTROL_QOS)
+    try:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.01)
+            if seen["active"]:
+                observing.set()
+    finally:
+        results.put(seen)
+        node.destroy_node()
+        rclpy.try_shutdown()
 
 
 def main():
@@ -103,23 +137,29 @@ def main():
     domain_id = 200 + os.getpid() % 30
     # Episodes enough for the start-up and every push, at 50 steps an episode.
     episodes = int((10.0 + args.swaps * args.interval) * args.rate / 50) + 1
-    results = {"active": {}, "pushed": {}, "applied": {}, "base": {}, "observed": {}}
     with tempfile.TemporaryDirectory(prefix="rpl_hotswap_") as tmp:
         private, public = generate_keypair(Path(tmp))
         graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
                                         "mujoco_bridge.control_rate": args.rate,
                                         "residual_policy.trusted_public_key": str(public)})
-        stop = threading.Event()
-        pusher = threading.Thread(target=push_models, args=(domain_id, private, args, results, stop))
-        pusher.start()
+        # The observer is a process of its own, apart from the one that seals and pushes the models, so that
+        # what it counts late is the graph's lateness, not its own.
+        spawn = multiprocessing.get_context("spawn")
+        observing, stop, pushed_queue, seen_queue = spawn.Event(), spawn.Event(), spawn.Queue(), spawn.Queue()
+        helpers = [spawn.Process(target=observe, args=(domain_id, observing, stop, seen_queue)),
+                   spawn.Process(target=push_models, args=(domain_id, private, args, observing, stop, pushed_queue))]
+        for helper in helpers:
+            helper.start()
         try:
-            status, summary = run_graph(graph, domain_id)  # main thread: it installs signal handlers
+            status, summary = run_graph(graph, domain_id)  # main process: it installs signal handlers
         finally:
             stop.set()
-            pusher.join()
+            results, pushed = seen_queue.get(timeout=60), pushed_queue.get(timeout=60)
+            for helper in helpers:
+                helper.join()
     assert status == 0 and summary is not None, f"the graph failed (status {status})"
 
-    pushed, active = results["pushed"], results["active"]
+    active = results["active"]
     swapped = [v for v in pushed if v in active]
     latency_ms = np.array([active[v] - pushed[v] for v in swapped]) * 1e3
     stamps = sorted(set(results["applied"]) & set(results["base"]))
@@ -133,7 +173,7 @@ def main():
     print(f"graph: realtime {args.rate:.0f} Hz, achieved {summary.control_rate_hz:.1f} steps/s, {steps} steps, "
           f"{summary.missed_cycles} missed cycles; observation->action p50 {lat['p50']:.2f} ms, "
           f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms")
-    # Late cycles as this process sees them: an observation whose action came after one control period, or never.
+    # Late cycles as the observer process sees them: an observation whose action came after one control period, or never.
     # Counted near swaps and elsewhere, because the whole-run count above also holds what the machine's load does.
     observed = results["observed"]
     obs_times = np.array([t for t, _ in observed.values()])
@@ -142,7 +182,7 @@ def main():
     swap_times = np.array([active[v] for v in swapped])
     near_swap = (np.abs(obs_times[:, None] - swap_times[None, :]) < args.window).any(axis=1) if swapped \
         else np.zeros(len(obs_times), bool)
-    print(f"late cycles seen here: {late[near_swap].sum()} of {near_swap.sum()} within {args.window * 1e3:.0f} ms "
+    print(f"late cycles seen by the observer: {late[near_swap].sum()} of {near_swap.sum()} within {args.window * 1e3:.0f} ms "
           f"of a swap, {late[~near_swap].sum()} of {(~near_swap).sum()} elsewhere")
     if not swapped:
         return
