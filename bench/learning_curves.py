@@ -4,8 +4,8 @@
 
 Each (variant, seed) is one `rpl-ros train` run in <runs-dir>/<task>/<variant>_s<seed>; a run already there
 is resumed from its checkpoint, so a larger --steps extends the curves instead of starting over. The base
-alone is evaluated in-process on --base-episodes seeded episodes. Writes bench/results/<task>_curves.csv
-(every evaluation of every run), bench/results/<task>_success.png and prints a summary: success at the end,
+alone is evaluated in-process on --base-episodes seeded episodes. Writes bench/results/<task><tag>_curves.csv
+(every evaluation of every run), bench/results/<task><tag>_<metric>.png and prints a summary: success at the end,
 steps and wall-clock to first reach --target, and the ratio of steps scratch / RPL.
 """
 import argparse
@@ -127,7 +127,9 @@ def write_results(args, curves, base_metric):
 
     RESULTS.mkdir(exist_ok=True)
     metric = f"eval_{args.metric}"
-    with (RESULTS / f"{args.task}_curves.csv").open("w", newline="") as f:
+    name = f"{args.task}{args.tag}"
+    curves_csv, plot = RESULTS / f"{name}_curves.csv", RESULTS / f"{name}_{args.metric}.png"
+    with curves_csv.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["variant", "seed", "step", "wall_s", "eval_success", "eval_return"])
         for variant, runs in curves.items():
@@ -152,8 +154,8 @@ def write_results(args, curves, base_metric):
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(RESULTS / f"{args.task}_{args.metric}.png", dpi=100)
-    print(f"wrote {RESULTS / f'{args.task}_curves.csv'} and {RESULTS / f'{args.task}_{args.metric}.png'}")
+    fig.savefig(plot, dpi=100)
+    print(f"wrote {curves_csv} and {plot}")
 
 
 def main():
@@ -171,6 +173,8 @@ def main():
     parser.add_argument("--target", type=float, help="the level whose first crossing is reported (default: 0.9 "
                         "success; with --metric return, none unless given)")
     parser.add_argument("--runs-dir", default="runs/bench")
+    parser.add_argument("--tag", default="", help="suffix of the result files, for runs with other settings (e.g. "
+                        "_scale03 beside --runs-dir runs/bench_scale03), so they do not overwrite the main ones")
     parser.add_argument("--plot-only", action="store_true", help="summarize the runs there, train nothing")
     parser.add_argument("train_args", nargs="*", help="after --: more `rpl-ros train` options for every run")
     args = parser.parse_args()
