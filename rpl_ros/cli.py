@@ -184,12 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
         "eval", help="success of a policy on a task, with a confidence interval; optionally a video",
         description="Run seeded episodes in-process (episode i uses seed --seed + i) with the task's base "
                     "controller, or the base plus an ONNX residual summed exactly as the graph does, and print "
-                    "success with a 95%% Wilson interval and the mean return. --video renders the first episode "
+                    "success with a 95 % Wilson interval and the mean return. --video renders the first episode "
                     "offscreen (MUJOCO_GL, default egl): .gif for an animation, .png for an image strip.")
     evaluation.add_argument("--task", default="push", help="a task of rpl_ros.core.tasks.TASKS")
     evaluation.add_argument("--policy", default="base", help="'base', or the path of a residual .onnx")
-    evaluation.add_argument("--episodes", type=int, default=100)
-    evaluation.add_argument("--seed", type=int, default=0)
+    evaluation.add_argument("--episodes", type=int, default=100, help="episodes to run (default: 100)")
+    evaluation.add_argument("--seed", type=int, default=0, help="seed of the first episode (default: 0)")
     evaluation.add_argument("--video", help="save the first episode as .gif (animation) or .png (image strip)")
     evaluation.set_defaults(func=cmd_eval)
 

@@ -46,7 +46,9 @@ class Args:
     batch_size: int = 256
     """transitions per gradient step"""
     polyak: float = 0.95
-    """target <- polyak * target + (1 - polyak) * online, once per cycle"""
+    """target <- polyak * target + (1 - polyak) * online, once per cycle. After N cycles the critic has made about
+    N * (1 - polyak) Bellman backups: enough for the Fetch tasks' sparse rewards, too few for a dense reward over a
+    long horizon (MBRLPusher: 0.5, see bench/RESULTS.md)"""
     action_l2: float = 1.0
     """weight of the mean squared actor output in the actor loss (keeps the residual small)"""
     random_eps: float = 0.3
