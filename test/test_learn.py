@@ -1,5 +1,6 @@
 """The learner's mechanics on the real FetchPush task, real torch and real onnxruntime (learning itself is
 shown in bench/, not asserted here)."""
+import argparse
 import subprocess
 import sys
 from dataclasses import replace
@@ -12,7 +13,7 @@ from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.residual import ResidualModel
 from rpl_ros.core.tasks import make_env
-from rpl_ros.learn.config import Args
+from rpl_ros.learn.config import Args, add_arguments, args_from_namespace
 from rpl_ros.learn.export import PARITY_TOLERANCE, actor_to_onnx, onnx_parity_error
 from rpl_ros.learn.networks import Actor, Normalizer
 from rpl_ros.learn.replay import EpisodeReplay, her_sample
@@ -96,6 +97,20 @@ def test_base_choice():
         make_base(replace(SMALL, base="nope"))
     with pytest.raises(ValueError, match="algorithm"):
         replace(SMALL, algorithm="sac")
+
+
+def test_unset_settings_follow_the_tasks_reward_and_given_ones_win():
+    assert (SMALL.her_k, SMALL.clip_target, SMALL.polyak) == (4, True, 0.95)  # Push: sparse, the paper's
+    dense = Args(task="mbrl_pusher")
+    assert (dense.her_k, dense.clip_target, dense.polyak) == (0, False, 0.5)
+    given = Args(task="mbrl_pusher", her_k=2, clip_target=True, polyak=0.9)
+    assert (given.her_k, given.clip_target, given.polyak) == (2, True, 0.9)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    from_cli = args_from_namespace(parser.parse_args(["--task", "mbrl_pusher", "--no-clip-target", "--her-k", "1"]))
+    assert (from_cli.her_k, from_cli.clip_target, from_cli.polyak) == (1, False, 0.5)
+    with pytest.raises(ValueError, match="unknown task"):
+        Args(task="nope")
 
 
 # --- HER ------------------------------------------------------------------------------------------------

@@ -13,6 +13,12 @@ NO_BASE = "none"
 TASK_BASE = "task"
 ALGORITHMS = ("ddpg", "td3")
 BURN_IN_MODES = ("critic_loss", "q_change", "off")
+# Settings whose default depends on the task's reward (TaskSpec.dense_reward); None in Args means "the task's".
+# Sparse -1/0 goal rewards: the paper's. A dense reward over a long horizon: no HER (every step is rewarded
+# already), no clipping of targets to the sparse range, and a target network that follows the critic faster,
+# since after N cycles the critic has made about N * (1 - polyak) Bellman backups (bench/RESULTS.md, MBRLPusher).
+REWARD_DEFAULTS = {False: {"her_k": 4, "clip_target": True, "polyak": 0.95},
+                   True: {"her_k": 0, "clip_target": False, "polyak": 0.5}}
 
 
 @dataclass
@@ -45,22 +51,23 @@ class Args:
     """Adam learning rate of the critic(s)"""
     batch_size: int = 256
     """transitions per gradient step"""
-    polyak: float = 0.95
-    """target <- polyak * target + (1 - polyak) * online, once per cycle. After N cycles the critic has made about
-    N * (1 - polyak) Bellman backups: enough for the Fetch tasks' sparse rewards, too few for a dense reward over a
-    long horizon (MBRLPusher: 0.5, see bench/RESULTS.md)"""
+    polyak: Optional[float] = None
+    """target <- polyak * target + (1 - polyak) * online, once per cycle; unset: 0.95 (the paper's), 0.5 on
+    dense-reward tasks"""
     action_l2: float = 1.0
     """weight of the mean squared actor output in the actor loss (keeps the residual small)"""
     random_eps: float = 0.3
     """probability of a uniformly random (residual) action while collecting"""
     noise_eps: float = 0.2
     """std of the Gaussian noise on the (residual) action while collecting"""
-    her_k: int = 4
-    """HER 'future' strategy: relabelled goals per real goal (relabel probability 1 - 1/(1 + k)); 0 turns HER off"""
+    her_k: Optional[int] = None
+    """HER 'future' strategy: relabelled goals per real goal (relabel probability 1 - 1/(1 + k)); 0 turns HER off;
+    unset: 4, and 0 on dense-reward tasks"""
     gamma: Optional[float] = None
-    """discount; None means 1 - 1/T for the task's episode length T"""
-    clip_target: bool = True
-    """clip TD targets to [-1/(1 - gamma), 0], the range of the sparse -1/0 rewards of the goal tasks"""
+    """discount; unset: 1 - 1/T for the task's episode length T"""
+    clip_target: Optional[bool] = None
+    """clip TD targets to [-1/(1 - gamma), 0], the range of the sparse -1/0 rewards of the goal tasks; unset: on,
+    and off on dense-reward tasks"""
     obs_clip: float = 5.0
     """normalized inputs are clipped to [-obs_clip, obs_clip]"""
     buffer_episodes: int = 20_000
@@ -101,6 +108,11 @@ class Args:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
         if self.burn_in not in BURN_IN_MODES:
             raise ValueError(f"burn_in must be one of {BURN_IN_MODES}, got {self.burn_in!r}")
+        from rpl_ros.core.tasks import task_spec  # gymnasium: only once settings are made, not for --help
+
+        for name, value in REWARD_DEFAULTS[task_spec(self.task).dense_reward].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
 
 
 def field_docs(cls) -> Dict[str, str]:
@@ -115,13 +127,13 @@ def add_arguments(parser: argparse.ArgumentParser):
     docs = field_docs(Args)
     for f in fields(Args):
         flag = "--" + f.name.replace("_", "-")
-        help_text = f"{docs[f.name]} (default: {f.default})"
-        if f.type is bool:
+        help_text = f"{docs[f.name]} (default: {'set by the task' if f.default is None else f.default})"
+        if f.type in (bool, Optional[bool]):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_text)
         elif f.name == "hidden":
             parser.add_argument(flag, type=int, nargs="+", default=f.default, help=help_text)
-        elif f.name == "gamma":
-            parser.add_argument(flag, type=float, default=f.default, help=help_text)
+        elif f.type in (Optional[float], Optional[int]):
+            parser.add_argument(flag, type=f.type.__args__[0], default=f.default, help=help_text)
         else:
             choices = {"algorithm": ALGORITHMS, "burn_in": BURN_IN_MODES}.get(f.name)
             parser.add_argument(flag, type=f.type, default=f.default, choices=choices, help=help_text)

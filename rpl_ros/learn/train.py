@@ -340,6 +340,11 @@ def train(args: Args) -> Dict[str, float]:
                     **training_state(learner, gate, rng)}, checkpoint_path)
 
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=progress.step or None)
+    # the settings as run, the task's defaults filled in (CleanRL's hyperparameters table)
+    table = "\n".join(f"|{name}|{value}|" for name, value in asdict(args).items())
+    writer.add_text("settings", f"|setting|value|\n|-|-|\n{table}")
+    print(f"{args.task}: gamma {gamma:.4f}, HER k {args.her_k}, targets clipped {args.clip_target}, polyak "
+          f"{args.polyak}, burn-in {args.burn_in} (beta {args.burn_in_beta})")
     csv_path = run_dir / "progress.csv"
     csv_file = csv_path.open("a" if args.resume else "w", newline="")
     csv_writer = csv.DictWriter(csv_file, CSV_FIELDS)

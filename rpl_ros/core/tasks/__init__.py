@@ -19,6 +19,9 @@ class TaskSpec:
     action_names: Tuple[str, ...]
     observation_sizes: Dict[str, int]
     """sizes of the goal-based observation's parts, so runtime nodes need no simulator to decode it"""
+    dense_reward: bool = False
+    """a shaped reward every step, scored by return (MBRLPusher), not the goal tasks' sparse -1/0: the learner's
+    defaults differ (rpl_ros.learn.config.REWARD_DEFAULTS)"""
 
 
 TASKS: Dict[str, TaskSpec] = {}
@@ -48,7 +51,7 @@ register_task("complex_hook", TaskSpec("rpl_ros/ComplexHook-v0", "hook", FETCH_A
               "rpl_ros.core.tasks.hook:HookEnv", 100, bumps=(5, 15), bump_height=0.01, random_shapes=True)
 register_task("mbrl_pusher",
               TaskSpec("rpl_ros/MBRLPusher-v0", "mbrl_pusher", tuple(f"joint{i}_torque" for i in range(1, 8)),
-                       {"observation": 20, "achieved_goal": 3, "desired_goal": 3}),
+                       {"observation": 20, "achieved_goal": 3, "desired_goal": 3}, dense_reward=True),
               "rpl_ros.core.tasks.pusher:MBRLPusherEnv", 150)
 # Beyond the paper: FetchPush for a joint-controlled Franka Panda (Fetch's 25 observation values, then the 7 arm
 # joint positions), so Fetch's pusher drives it unchanged.
