@@ -173,8 +173,8 @@ def main():
     print(f"graph: realtime {args.rate:.0f} Hz, achieved {summary.control_rate_hz:.1f} steps/s, {steps} steps, "
           f"{summary.missed_cycles} missed cycles; observation->action p50 {lat['p50']:.2f} ms, "
           f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms")
-    # Late cycles as the observer process sees them: an observation whose action came after one control period, or never.
-    # Counted near swaps and elsewhere, because the whole-run count above also holds what the machine's load does.
+    # Late cycles as the observer process sees them: an observation whose action came after one control period, or
+    # never. Counted near swaps and elsewhere, because the whole-run count above also holds what the machine's load does.
     observed = results["observed"]
     obs_times = np.array([t for t, _ in observed.values()])
     late = np.array([s not in results["applied"] or results["applied"][s][0] - observed[s][0] > 1 / args.rate
@@ -182,8 +182,8 @@ def main():
     swap_times = np.array([active[v] for v in swapped])
     near_swap = (np.abs(obs_times[:, None] - swap_times[None, :]) < args.window).any(axis=1) if swapped \
         else np.zeros(len(obs_times), bool)
-    print(f"late cycles seen by the observer: {late[near_swap].sum()} of {near_swap.sum()} within {args.window * 1e3:.0f} ms "
-          f"of a swap, {late[~near_swap].sum()} of {(~near_swap).sum()} elsewhere")
+    print(f"late cycles seen by the observer: {late[near_swap].sum()} of {near_swap.sum()} within "
+          f"{args.window * 1e3:.0f} ms of a swap, {late[~near_swap].sum()} of {(~near_swap).sum()} elsewhere")
     if not swapped:
         return
     print(f"swaps: {len(pushed)} pushed, {len(swapped)} active; swap-to-active p50 "

@@ -147,9 +147,10 @@ def write_results(args, curves, base_metric):
         ax.fill_between(steps, values.min(0), values.max(0), color=color, alpha=0.2)
         for rows in runs.values():  # each seed as far as it was trained
             ax.plot([r["step"] for r in rows], [r[metric] for r in rows], color=color, alpha=0.35, linewidth=0.7)
-        # where the burn-in released each seed's actor: the dips after it are the actor's first steps
-        released = [next(r for r in rows if r.get("actor_released")) for rows in runs.values()
-                    if variant != "scratch" and any(r.get("actor_released") for r in rows)]
+        # where the burn-in released each seed's actor (not a run without burn-in, released from step 0): the
+        # dips after it are the actor's first steps
+        released = [r for r in (next((r for r in rows if r.get("actor_released")), None) for rows in runs.values())
+                    if r is not None and r["step"] > 0]
         if released:
             ax.scatter([r["step"] for r in released], [r[metric] for r in released], marker="v", color=color,
                        zorder=3, label=f"{variant}: actor released (burn-in over)")

@@ -88,8 +88,8 @@ def main():
     for mode in MODES:
         ms = np.concatenate(lateness[mode])
         p99 = np.percentile(ms, 99)
-        print(f"  loading {mode:8s} p50 {np.percentile(ms, 50):.3f} ms  p99 {p99:.3f} ms (x{p99 / idle_p99:.2f} idle)  "
-              f"p99.9 {np.percentile(ms, 99.9):.3f} ms  max {ms.max():.2f} ms  over 1 ms: {np.mean(ms > 1) * 100:.2f} %")
+        print(f"  loading {mode:8s} p50 {np.percentile(ms, 50):.3f} ms  p99 {p99:.3f} ms "
+              f"(x{p99 / idle_p99:.2f} idle)  p99.9 {np.percentile(ms, 99.9):.3f} ms  max {ms.max():.2f} ms  over 1 ms: {np.mean(ms > 1) * 100:.2f} %")
 
 
 if __name__ == "__main__":

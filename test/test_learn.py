@@ -101,10 +101,11 @@ def test_base_choice():
 
 def test_unset_settings_follow_the_tasks_reward_and_given_ones_win():
     assert (SMALL.her_k, SMALL.clip_target, SMALL.polyak) == (4, True, 0.95)  # Push: sparse, the paper's
+    assert SMALL.gamma == 1.0 - 1.0 / 50  # 1 - 1/T
     dense = Args(task="mbrl_pusher")
-    assert (dense.her_k, dense.clip_target, dense.polyak) == (0, False, 0.5)
-    given = Args(task="mbrl_pusher", her_k=2, clip_target=True, polyak=0.9)
-    assert (given.her_k, given.clip_target, given.polyak) == (2, True, 0.9)
+    assert (dense.her_k, dense.clip_target, dense.polyak, dense.gamma) == (0, False, 0.5, 1.0 - 1.0 / 150)
+    given = Args(task="mbrl_pusher", her_k=2, clip_target=True, polyak=0.9, gamma=0.9)
+    assert (given.her_k, given.clip_target, given.polyak, given.gamma) == (2, True, 0.9, 0.9)
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     from_cli = args_from_namespace(parser.parse_args(["--task", "mbrl_pusher", "--no-clip-target", "--her-k", "1"]))

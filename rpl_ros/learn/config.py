@@ -13,7 +13,8 @@ NO_BASE = "none"
 TASK_BASE = "task"
 ALGORITHMS = ("ddpg", "td3")
 BURN_IN_MODES = ("critic_loss", "q_change", "off")
-# Settings whose default depends on the task's reward (TaskSpec.dense_reward); None in Args means "the task's".
+# Settings whose default depends on the task's reward (TaskSpec.dense_reward); None in Args means "the task's"
+# (and for gamma, 1 - 1/T of the task's episode length T).
 # Sparse -1/0 goal rewards: the paper's. A dense reward over a long horizon: no HER (every step is rewarded
 # already), no clipping of targets to the sparse range, and a target network that follows the critic faster,
 # since after N cycles the critic has made about N * (1 - polyak) Bellman backups (bench/RESULTS.md, MBRLPusher).
@@ -108,11 +109,16 @@ class Args:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
         if self.burn_in not in BURN_IN_MODES:
             raise ValueError(f"burn_in must be one of {BURN_IN_MODES}, got {self.burn_in!r}")
-        from rpl_ros.core.tasks import task_spec  # gymnasium: only once settings are made, not for --help
+        import gymnasium as gym  # only once settings are made, not for --help
 
-        for name, value in REWARD_DEFAULTS[task_spec(self.task).dense_reward].items():
+        from rpl_ros.core.tasks import task_spec
+
+        spec = task_spec(self.task)
+        for name, value in REWARD_DEFAULTS[spec.dense_reward].items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if self.gamma is None:
+            self.gamma = 1.0 - 1.0 / gym.spec(spec.env_id).max_episode_steps
 
 
 def field_docs(cls) -> Dict[str, str]:

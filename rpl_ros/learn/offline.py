@@ -42,10 +42,9 @@ class RecordingsTrainer:
         self.compute_reward = env.unwrapped.compute_reward
         act_dim = env.action_space.shape[0]
         env.close()
-        gamma = args.gamma if args.gamma is not None else 1.0 - 1.0 / horizon
         self.future_p = her_future_p(args.her_k)
         self.learner = ResidualLearner(args, space["observation"].shape[0] + space["desired_goal"].shape[0], act_dim,
-                                       gamma)
+                                       args.gamma)
         self.gate = BurnInGate(args.burn_in, args.burn_in_beta, args.burn_in_window)
         self.replay = EpisodeReplay(args.buffer_episodes, horizon, {"observation": space["observation"].shape[0],
                                                                     "goal": space["desired_goal"].shape[0],

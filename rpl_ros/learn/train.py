@@ -314,13 +314,12 @@ def train(args: Args) -> Dict[str, float]:
     probe_env = make_env(args.task)
     horizon = probe_env.spec.max_episode_steps
     reward_env = probe_env.unwrapped  # its compute_reward recomputes rewards for HER's relabelled goals
-    gamma = args.gamma if args.gamma is not None else 1.0 - 1.0 / horizon
     space = reward_env.observation_space
     obs_dim = space["observation"].shape[0] + space["desired_goal"].shape[0]
     act_dim = reward_env.action_space.shape[0]
     base = make_base(args)
 
-    learner = ResidualLearner(args, obs_dim, act_dim, gamma)
+    learner = ResidualLearner(args, obs_dim, act_dim, args.gamma)
     replay = EpisodeReplay(args.buffer_episodes, horizon, {"observation": space["observation"].shape[0],
                                                            "goal": space["desired_goal"].shape[0],
                                                            "action": act_dim})
@@ -343,7 +342,7 @@ def train(args: Args) -> Dict[str, float]:
     # the settings as run, the task's defaults filled in (CleanRL's hyperparameters table)
     table = "\n".join(f"|{name}|{value}|" for name, value in asdict(args).items())
     writer.add_text("settings", f"|setting|value|\n|-|-|\n{table}")
-    print(f"{args.task}: gamma {gamma:.4f}, HER k {args.her_k}, targets clipped {args.clip_target}, polyak "
+    print(f"{args.task}: gamma {args.gamma:.4f}, HER k {args.her_k}, targets clipped {args.clip_target}, polyak "
           f"{args.polyak}, burn-in {args.burn_in} (beta {args.burn_in_beta})")
     csv_path = run_dir / "progress.csv"
     csv_file = csv_path.open("a" if args.resume else "w", newline="")
