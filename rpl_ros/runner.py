@@ -6,7 +6,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from rpl_ros.bringup import DEFAULT_EXECUTOR, MAIN_NODE, Graph, ros_environment
 from rpl_ros.core.episodes import RunSummary
@@ -18,18 +18,20 @@ NODE_MODULES = {"trainer": "rpl_ros.learn.trainer_node"}
 """executables that are not runtime nodes of rpl_ros.nodes (the trainer imports torch: it lives with the learner)"""
 
 
-def node_command(executable: str, name: str, params_file: Path, executor: str) -> List[str]:
+def node_command(executable: str, name: str, params_file: Path, process_options: Sequence[str]) -> List[str]:
     module = NODE_MODULES.get(executable, f"rpl_ros.nodes.{executable}")
-    return [sys.executable, "-m", module, "--executor", executor,
+    return [sys.executable, "-m", module, *process_options,
             "--ros-args", "-r", f"__node:={name}", "--params-file", str(params_file)]
 
 
-def process_commands(graph: Graph, params_file: Path, compose: bool, executor: str) -> Dict[str, List[str]]:
-    """One process a node, or (``compose``) one process for the whole graph, named after its main node."""
+def process_commands(graph: Graph, params_file: Path, compose: bool,
+                     process_options: Sequence[str]) -> Dict[str, List[str]]:
+    """One process a node, or (``compose``) one process for the whole graph, named after its main node;
+    ``process_options`` are those of rpl_ros.nodes.common.process_parser."""
     if compose:
         return {MAIN_NODE: [sys.executable, "-m", "rpl_ros.nodes.compose", *(n.executable for n in graph.nodes),
-                            "--executor", executor, "--ros-args", "--params-file", str(params_file)]}
-    return {n.name: node_command(n.executable, n.name, params_file, executor) for n in graph.nodes}
+                            *process_options, "--ros-args", "--params-file", str(params_file)]}
+    return {n.name: node_command(n.executable, n.name, params_file, process_options) for n in graph.nodes}
 
 
 def stop(processes: Dict[str, subprocess.Popen]):
@@ -47,10 +49,11 @@ def stop(processes: Dict[str, subprocess.Popen]):
 
 
 def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None, compose: bool = False,
-              executor: str = DEFAULT_EXECUTOR) -> Tuple[int, Optional[RunSummary]]:
+              executor: str = DEFAULT_EXECUTOR, gc_freeze: bool = True) -> Tuple[int, Optional[RunSummary]]:
     """Start every node of ``graph``, wait for the main node to finish, stop the rest.
 
-    ``compose`` runs all nodes in one process (rpl_ros.nodes.compose); ``executor`` is the nodes' executor.
+    ``compose`` runs all nodes in one process (rpl_ros.nodes.compose); ``executor`` is the nodes' executor;
+    ``gc_freeze=False`` leaves the objects made at startup to the garbage collector (a lever of graph_levers).
     Returns (exit status, the main node's summary). The status is 0 when the main node finished its run,
     130 on Ctrl-C/SIGTERM, and otherwise that of the first node that failed.
     """
@@ -69,7 +72,8 @@ def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None, c
         env = ros_environment(domain_id)
         status, started = 0, time.monotonic()
         try:
-            for name, command in process_commands(graph, params_file, compose, executor).items():
+            process_options = ["--executor", executor] + ([] if gc_freeze else ["--no-gc-freeze"])
+            for name, command in process_commands(graph, params_file, compose, process_options).items():
                 # Own session: a terminal's Ctrl-C reaches the runner only, which stops the nodes in order.
                 processes[name] = subprocess.Popen(command, env=env, start_new_session=True)
             while not interrupted:

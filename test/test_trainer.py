@@ -318,6 +318,7 @@ def test_the_live_graph_records_trains_and_explores(tmp_path):
     assert {n.name for n in graph.nodes} >= {"mujoco_bridge", "residual_policy", "recorder", "trainer"}
     assert {n.parameters["task"] for n in graph.nodes if "task" in n.parameters} == {"push"}
     assert graph.node("trainer").parameters["recordings"] == graph.node("recorder").parameters["directory"]
-    assert node_command("trainer", "trainer", tmp_path / "p.yaml", "events")[2] == "rpl_ros.learn.trainer_node"
+    trainer_command = node_command("trainer", "trainer", tmp_path / "p.yaml", ["--executor", "events"])
+    assert trainer_command[2] == "rpl_ros.learn.trainer_node"
     # The zero-residual == base check of `rpl-ros launch` applies to push_sim, not to a graph that learns.
     assert residual_stays_zero(load_graph("push_sim")) and not residual_stays_zero(graph)

@@ -1,5 +1,6 @@
 """What every rpl_ros node shares: topic names, QoS, message helpers, diagnostics and a clean main()."""
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -143,6 +144,9 @@ def process_parser() -> argparse.ArgumentParser:
                         help="events: rclpy's EventsExecutor (lower latency, bench/graph_levers.py); "
                              "single: rclpy's SingleThreadedExecutor")
     parser.add_argument("--cpus", type=int, nargs="+", help="pin the process to these CPUs (sched_setaffinity)")
+    parser.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
+                        help="do not move the objects made at startup out of the garbage collector's reach "
+                             "(gc.freeze; bench/graph_levers.py measures what it gives)")
     return parser
 
 
@@ -177,6 +181,12 @@ def run_nodes(makers: Sequence[Callable[[], Node]], options: argparse.Namespace,
         executor = EventsExecutor() if options.executor == "events" else SingleThreadedExecutor()
         for node in nodes:
             executor.add_node(node)
+        if options.gc_freeze:
+            # Startup leaves tens of thousands of objects (rclpy, numpy, MuJoCo, onnxruntime) that the cyclic
+            # collector would scan again and again mid-cycle: each of its older-generation passes took
+            # milliseconds, a control period's worth. Frozen, its passes scan only what the loop made since.
+            gc.collect()
+            gc.freeze()
         while rclpy.ok() and not stop_requested and not (finished and any(finished(node) for node in nodes)):
             executor.spin_once(timeout_sec=0.1)
         if stop_requested:

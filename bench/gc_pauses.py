@@ -1,0 +1,92 @@
+"""Python's garbage collector in the control loop: how often its passes run in each node process while the
+push_sim graph runs in realtime mode, and how long they stop the process, with the startup objects frozen
+(``gc.freeze()``, the nodes' default) and without (``--no-gc-freeze``), side by side in one run.
+
+Every node process gets a ``gc.callbacks`` hook (a sitecustomize on PYTHONPATH) that times each pass; only the
+passes of the control run itself are counted (its last steps / rate seconds), not those of the imports.
+
+    python bench/gc_pauses.py [--rate 100] [--episodes 40] [--rounds 2]
+"""
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from rpl_ros.bringup import load_graph
+from rpl_ros.runner import run_graph
+
+HOOK = '''
+import atexit, gc, json, os, sys, time
+_passes, _started = [], [0.0]
+def _time_pass(phase, info):
+    if phase == "start":
+        _started[0] = time.perf_counter()
+    else:
+        _passes.append((time.time(), info["generation"], (time.perf_counter() - _started[0]) * 1e3))
+gc.callbacks.append(_time_pass)
+def _write():
+    if "rpl_ros" not in " ".join(sys.argv):  # (sys.argv is complete only once the program runs)
+        return
+    node = next((a.split(":=")[1] for a in sys.argv if a.startswith("__node:=")), "composed")
+    with open(os.path.join(os.environ["RPL_GC_PASSES"], f"{node}_{os.getpid()}.json"), "w") as f:
+        json.dump(_passes, f)
+atexit.register(_write)
+'''
+
+
+def run(rate: float, episodes: int, gc_freeze: bool, domain_id: int) -> dict:
+    """{node: [(generation, pause ms)]} for the passes during one control run."""
+    with tempfile.TemporaryDirectory() as hook_dir, tempfile.TemporaryDirectory() as passes_dir:
+        Path(hook_dir, "sitecustomize.py").write_text(HOOK)
+        saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "RPL_GC_PASSES")}
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [hook_dir, saved["PYTHONPATH"]]))
+        os.environ["RPL_GC_PASSES"] = passes_dir
+        try:
+            graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
+                                            "mujoco_bridge.control_rate": float(rate)})
+            status, summary = run_graph(graph, domain_id, gc_freeze=gc_freeze)
+            finished = time.time()
+        finally:
+            for key, value in saved.items():
+                os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+        assert status == 0 and summary is not None, f"the graph failed (status {status})"
+        # The control run is the last steps / rate seconds before the main node finished (plus its exit).
+        window_start = finished - sum(e.steps for e in summary.episodes) / rate - 1.0
+        passes = defaultdict(list)
+        for path in Path(passes_dir).glob("*.json"):
+            node = path.stem.rsplit("_", 1)[0]
+            passes[node] += [(gen, ms) for at, gen, ms in json.loads(path.read_text()) if at >= window_start]
+        return passes
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz")
+    parser.add_argument("--episodes", type=int, default=40, help="Push episodes (50 cycles each) per run")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each variant, interleaved")
+    args = parser.parse_args()
+    totals = {True: defaultdict(list), False: defaultdict(list)}
+    for round_ in range(args.rounds):
+        for gc_freeze in (True, False):
+            for node, passes in run(args.rate, args.episodes, gc_freeze, 150 + os.getpid() % 50).items():
+                totals[gc_freeze][node] += passes
+            print(f"round {round_ + 1}/{args.rounds}: gc freeze {gc_freeze} done", flush=True)
+    cycles = args.rounds * args.episodes * 50
+    print(f"\npush_sim, realtime {args.rate:.0f} Hz, {cycles} control cycles per variant: garbage-collector passes "
+          f"during the control run, per node process (generation: passes, longest pause)")
+    for gc_freeze, label in ((True, "gc.freeze() (default)"), (False, "--no-gc-freeze")):
+        print(label)
+        for node, passes in sorted(totals[gc_freeze].items()):
+            by_gen = {g: [ms for gen, ms in passes if gen == g] for g in (0, 1, 2)}
+            cells = "  ".join(f"gen{g}: {len(p):4d}, max {max(p, default=0):5.2f} ms" for g, p in by_gen.items())
+            total = sum(ms for _, ms in passes)
+            print(f"  {node:18} {cells}  total {total:6.1f} ms ({100 * total / (cycles / args.rate * 1e3):.3f} %)")
+
+
+if __name__ == "__main__":
+    main()
