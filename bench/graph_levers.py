@@ -1,7 +1,9 @@
 """What each lever of issue 8 gives: the push_sim graph in realtime mode at one control rate, run in turn as
 separate processes or composed into one process (rpl_ros.nodes.compose), with rclpy's single-threaded or
-events executor, with the arbitration pinned to a CPU of its own, and with the control streams' QoS changed
-(depth 1, or reliable) on both ends through ``qos_overrides`` parameters. All variants run in this one run,
+events executor, with the arbitration pinned to a CPU of its own, with the control streams' QoS changed
+(depth 1, or reliable) on both ends through ``qos_overrides`` parameters, and with Fast DDS's transports for
+messages on this machine restricted (``FASTDDS_BUILTIN_TRANSPORTS``: its default offers shared memory and UDP
+both; UDPv4 alone, or shared memory alone). All variants run in this one run,
 interleaved over ``--rounds`` so that the machine's drift hits them alike; ratios are against the first.
 
     python bench/graph_levers.py [--rate 100] [--episodes 10] [--rounds 2]
@@ -10,6 +12,7 @@ import argparse
 import os
 import threading
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -17,15 +20,19 @@ from rpl_ros.bringup import load_graph
 from rpl_ros.nodes.common import ACTION, BASE_ACTION, OBSERVATION, RESIDUAL_ACTION
 from rpl_ros.runner import run_graph
 
-# name: (compose, executor, pin the arbitration to CPU 1 and the other nodes to CPU 0, QoS policies overridden)
+# name: (compose, executor, pin the arbitration to CPU 1 and the other nodes to CPU 0, QoS policies overridden,
+#        Fast DDS builtin transports or None for its default)
 VARIANTS = {
-    "processes, single-threaded": (False, "single", False, {}),
-    "processes, events executor": (False, "events", False, {}),
-    "processes, single, arbitration pinned": (False, "single", True, {}),
-    "processes, events, QoS depth 1": (False, "events", False, {"depth": 1}),
-    "processes, events, QoS reliable": (False, "events", False, {"reliability": "reliable"}),
-    "composed, single-threaded": (True, "single", False, {}),
-    "composed, events executor": (True, "events", False, {}),
+    "processes, single-threaded": (False, "single", False, {}, None),
+    "processes, events executor": (False, "events", False, {}, None),
+    "processes, single, arbitration pinned": (False, "single", True, {}, None),
+    "processes, events, QoS depth 1": (False, "events", False, {"depth": 1}, None),
+    "processes, events, QoS reliable": (False, "events", False, {"reliability": "reliable"}, None),
+    "processes, events, UDPv4 only": (False, "events", False, {}, "UDPv4"),
+    "processes, events, shared memory only": (False, "events", False, {}, "SHM"),
+    "composed, single-threaded": (True, "single", False, {}, None),
+    "composed, events executor": (True, "events", False, {}, None),
+    "composed, events, UDPv4 only": (True, "events", False, {}, "UDPv4"),
 }
 CONTROL_STREAMS = (OBSERVATION, BASE_ACTION, RESIDUAL_ACTION, ACTION)
 
@@ -49,7 +56,8 @@ def pin_nodes(domain_id: int, done: threading.Event):
         done.wait(0.05)
 
 
-def run_variant(rate: float, episodes: int, compose: bool, executor: str, pin: bool, qos: dict, domain_id: int):
+def run_variant(rate: float, episodes: int, compose: bool, executor: str, pin: bool, qos: dict,
+                transports: Optional[str], domain_id: int):
     graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
                                     "mujoco_bridge.control_rate": float(rate)})
     for node in graph.nodes:  # both ends of every control stream, so publishers and subscriptions still match
@@ -59,10 +67,17 @@ def run_variant(rate: float, episodes: int, compose: bool, executor: str, pin: b
     pinner = threading.Thread(target=pin_nodes, args=(domain_id, done), daemon=True)
     if pin:
         pinner.start()
+    saved_transports = os.environ.get("FASTDDS_BUILTIN_TRANSPORTS")
+    if transports:
+        os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = transports  # the node processes inherit it
     try:
         status, summary = run_graph(graph, domain_id, compose=compose, executor=executor)
     finally:
         done.set()
+        if transports:
+            os.environ.pop("FASTDDS_BUILTIN_TRANSPORTS")
+            if saved_transports is not None:
+                os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = saved_transports
     assert status == 0 and summary is not None, f"the graph failed (status {status})"
     return summary
 
