@@ -1,10 +1,11 @@
 """What each lever of issue 8 gives: the push_sim graph in realtime mode at one control rate, run in turn as
-separate processes or composed into one process (rpl_ros.nodes.compose), with rclpy's single-threaded or
+separate processes, composed into one process (rpl_ros.nodes.compose), or with the three controller nodes composed
+and the arm's bridge apart (as on a robot, whose driver runs apart), with rclpy's single-threaded or
 events executor, with the arbitration pinned to a CPU of its own, with the control streams' QoS changed
 (depth 1, or reliable) on both ends through ``qos_overrides`` parameters, and with Fast DDS's transports for
 messages on this machine restricted (``FASTDDS_BUILTIN_TRANSPORTS``: its default offers shared memory and UDP
-both; UDPv4 alone, or shared memory alone). All variants run in this one run,
-interleaved over ``--rounds`` so that the machine's drift hits them alike; ratios are against the first.
+both; UDPv4 alone, or shared memory alone). All variants run in this one run, interleaved over ``--rounds`` so
+that the machine's drift hits them alike; ratios are against the first.
 
     python bench/graph_levers.py [--rate 100] [--episodes 10] [--rounds 2]
 """
@@ -20,19 +21,22 @@ from rpl_ros.bringup import load_graph
 from rpl_ros.nodes.common import ACTION, BASE_ACTION, OBSERVATION, RESIDUAL_ACTION
 from rpl_ros.runner import run_graph
 
-# name: (compose, executor, pin the arbitration to CPU 1 and the other nodes to CPU 0, QoS policies overridden,
-#        Fast DDS builtin transports or None for its default)
+ALL = "all"
+CONTROLLERS = ("base_controller", "residual_policy", "arbitration")
+# name: (nodes composed in one process, executor, pin the arbitration to CPU 1 and the other nodes to CPU 0,
+#        QoS policies overridden, Fast DDS builtin transports or None for its default)
 VARIANTS = {
-    "processes, single-threaded": (False, "single", False, {}, None),
-    "processes, events executor": (False, "events", False, {}, None),
-    "processes, single, arbitration pinned": (False, "single", True, {}, None),
-    "processes, events, QoS depth 1": (False, "events", False, {"depth": 1}, None),
-    "processes, events, QoS reliable": (False, "events", False, {"reliability": "reliable"}, None),
-    "processes, events, UDPv4 only": (False, "events", False, {}, "UDPv4"),
-    "processes, events, shared memory only": (False, "events", False, {}, "SHM"),
-    "composed, single-threaded": (True, "single", False, {}, None),
-    "composed, events executor": (True, "events", False, {}, None),
-    "composed, events, UDPv4 only": (True, "events", False, {}, "UDPv4"),
+    "processes, single-threaded": ((), "single", False, {}, None),
+    "processes, events executor": ((), "events", False, {}, None),
+    "processes, single, arbitration pinned": ((), "single", True, {}, None),
+    "processes, events, QoS depth 1": ((), "events", False, {"depth": 1}, None),
+    "processes, events, QoS reliable": ((), "events", False, {"reliability": "reliable"}, None),
+    "processes, events, UDPv4 only": ((), "events", False, {}, "UDPv4"),
+    "processes, events, shared memory only": ((), "events", False, {}, "SHM"),
+    "controllers composed, events executor": (CONTROLLERS, "events", False, {}, None),
+    "composed, single-threaded": (ALL, "single", False, {}, None),
+    "composed, events executor": (ALL, "events", False, {}, None),
+    "composed, events, UDPv4 only": (ALL, "events", False, {}, "UDPv4"),
 }
 CONTROL_STREAMS = (OBSERVATION, BASE_ACTION, RESIDUAL_ACTION, ACTION)
 
@@ -56,7 +60,7 @@ def pin_nodes(domain_id: int, done: threading.Event):
         done.wait(0.05)
 
 
-def run_variant(rate: float, episodes: int, compose: bool, executor: str, pin: bool, qos: dict,
+def run_variant(rate: float, episodes: int, compose, executor: str, pin: bool, qos: dict,
                 transports: Optional[str], domain_id: int):
     graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
                                     "mujoco_bridge.control_rate": float(rate)})
@@ -71,7 +75,8 @@ def run_variant(rate: float, episodes: int, compose: bool, executor: str, pin: b
     if transports:
         os.environ["FASTDDS_BUILTIN_TRANSPORTS"] = transports  # the node processes inherit it
     try:
-        status, summary = run_graph(graph, domain_id, compose=compose, executor=executor)
+        composed = [n.name for n in graph.nodes] if compose == ALL else compose
+        status, summary = run_graph(graph, domain_id, compose=composed, executor=executor)
     finally:
         done.set()
         if transports:

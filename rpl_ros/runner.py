@@ -24,14 +24,23 @@ def node_command(executable: str, name: str, params_file: Path, process_options:
             "--ros-args", "-r", f"__node:={name}", "--params-file", str(params_file)]
 
 
-def process_commands(graph: Graph, params_file: Path, compose: bool,
+def process_commands(graph: Graph, params_file: Path, compose: Sequence[str],
                      process_options: Sequence[str]) -> Dict[str, List[str]]:
-    """One process a node, or (``compose``) one process for the whole graph, named after its main node;
-    ``process_options`` are those of rpl_ros.nodes.common.process_parser."""
-    if compose:
-        return {MAIN_NODE: [sys.executable, "-m", "rpl_ros.nodes.compose", *(n.executable for n in graph.nodes),
-                            *process_options, "--ros-args", "--params-file", str(params_file)]}
-    return {n.name: node_command(n.executable, n.name, params_file, process_options) for n in graph.nodes}
+    """One process a node, except the nodes named in ``compose``: those share one process (rpl_ros.nodes.compose),
+    named after the main node when it is among them. ``process_options`` are rpl_ros.nodes.common.process_parser's.
+    """
+    unknown = set(compose) - {n.name for n in graph.nodes}
+    if unknown:
+        raise ValueError(f"cannot compose {sorted(unknown)}: graph {graph.name} has the nodes "
+                         f"{[n.name for n in graph.nodes]}")
+    commands = {n.name: node_command(n.executable, n.name, params_file, process_options)
+                for n in graph.nodes if n.name not in compose}
+    composed = [n for n in graph.nodes if n.name in compose]
+    if composed:
+        name = MAIN_NODE if MAIN_NODE in compose else "+".join(n.name for n in composed)
+        commands[name] = [sys.executable, "-m", "rpl_ros.nodes.compose", *(n.executable for n in composed),
+                          *process_options, "--ros-args", "--params-file", str(params_file)]
+    return commands
 
 
 def stop(processes: Dict[str, subprocess.Popen]):
@@ -48,11 +57,12 @@ def stop(processes: Dict[str, subprocess.Popen]):
             process.wait()
 
 
-def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None, compose: bool = False,
+def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None, compose: Sequence[str] = (),
               executor: str = DEFAULT_EXECUTOR, gc_freeze: bool = True) -> Tuple[int, Optional[RunSummary]]:
     """Start every node of ``graph``, wait for the main node to finish, stop the rest.
 
-    ``compose`` runs all nodes in one process (rpl_ros.nodes.compose); ``executor`` is the nodes' executor;
+    ``compose`` names nodes to run in one process (rpl_ros.nodes.compose, like a component container), the
+    others each in its own; ``executor`` is the nodes' executor;
     ``gc_freeze=False`` leaves the objects made at startup to the garbage collector (a lever of graph_levers).
     Returns (exit status, the main node's summary). The status is 0 when the main node finished its run,
     130 on Ctrl-C/SIGTERM, and otherwise that of the first node that failed.

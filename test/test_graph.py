@@ -33,11 +33,15 @@ def test_zero_residual_graph_applies_exactly_the_base_actions(domain_id):
     assert summary.latency_ms["p50"] > 0 and summary.control_rate_hz > 0
 
 
-@pytest.mark.parametrize("compose, executor", [(True, "events"), (False, "single")])
+CONTROLLERS = ("base_controller", "residual_policy", "arbitration")
+
+
+@pytest.mark.parametrize("compose, executor", [("all", "events"), (CONTROLLERS, "events"), ((), "single")])
 def test_composed_nodes_and_either_executor_apply_the_same_actions(domain_id, compose, executor):
     """The process layout and the executor are performance levers only: the actions stay exactly the base's."""
-    status, summary = run_graph(load_graph("push_sim", {"episodes": 1, "seed": 3}), domain_id, GRAPH_TIMEOUT_S,
-                                compose=compose, executor=executor)
+    graph = load_graph("push_sim", {"episodes": 1, "seed": 3})
+    compose = [n.name for n in graph.nodes] if compose == "all" else compose
+    status, summary = run_graph(graph, domain_id, GRAPH_TIMEOUT_S, compose=compose, executor=executor)
     assert status == 0
     reference = run_in_process("push", make_controller("push"), episodes=1, seed=3)
     assert [e.actions_sha256 for e in summary.episodes] == [e.actions_sha256 for e in reference]
