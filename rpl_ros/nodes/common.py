@@ -146,7 +146,7 @@ def process_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cpus", type=int, nargs="+", help="pin the process to these CPUs (sched_setaffinity)")
     parser.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
                         help="do not move the objects made at startup out of the garbage collector's reach "
-                             "(gc.freeze; bench/graph_levers.py measures what it gives)")
+                             "(gc.freeze; bench/gc_pauses.py measures what it gives)")
     return parser
 
 
@@ -176,6 +176,8 @@ def run_nodes(makers: Sequence[Callable[[], Node]], options: argparse.Namespace,
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda received, frame: stop_requested.append(received))
     nodes = []
+    if options.gc_freeze:
+        gc.collect()
     try:
         nodes.extend(make() for make in makers)
         executor = EventsExecutor() if options.executor == "events" else SingleThreadedExecutor()
@@ -185,7 +187,8 @@ def run_nodes(makers: Sequence[Callable[[], Node]], options: argparse.Namespace,
             # Startup leaves tens of thousands of objects (rclpy, numpy, MuJoCo, onnxruntime) that the cyclic
             # collector would scan again and again mid-cycle: each of its older-generation passes took
             # milliseconds, a control period's worth. Frozen, its passes scan only what the loop made since.
-            gc.collect()
+            # (Freezing is cheap; the full collection that clears the imports' garbage first ran before the
+            # nodes existed, since once their subscriptions are up the graph may already be waiting on us.)
             gc.freeze()
         while rclpy.ok() and not stop_requested and not (finished and any(finished(node) for node in nodes)):
             executor.spin_once(timeout_sec=0.1)
