@@ -99,9 +99,11 @@ def test_base_choice():
         replace(SMALL, algorithm="sac")
 
 
-def test_unset_settings_follow_the_tasks_reward_and_given_ones_win():
-    assert (SMALL.her_k, SMALL.clip_target, SMALL.polyak) == (4, True, 0.95)  # Push: sparse, the paper's
+def test_unset_settings_follow_the_tasks_reward_and_horizon_and_given_ones_win():
+    assert (SMALL.her_k, SMALL.clip_target, SMALL.polyak) == (4, True, 0.95)  # Push: sparse, 50 steps: the paper's
     assert SMALL.gamma == 1.0 - 1.0 / 50  # 1 - 1/T
+    hook = Args(task="complex_hook")  # sparse, 100 steps
+    assert (hook.her_k, hook.clip_target, hook.polyak, hook.gamma) == (4, True, 0.5, 1.0 - 1.0 / 100)
     dense = Args(task="mbrl_pusher")
     assert (dense.her_k, dense.clip_target, dense.polyak, dense.gamma) == (0, False, 0.5, 1.0 - 1.0 / 150)
     given = Args(task="mbrl_pusher", her_k=2, clip_target=True, polyak=0.9, gamma=0.9)
