@@ -2,8 +2,9 @@
 push_sim graph runs in realtime mode, and how long they stop the process, with the startup objects frozen
 (``gc.freeze()``, the nodes' default) and without (``--no-gc-freeze``), side by side in one run.
 
-Every node process gets a ``gc.callbacks`` hook (a sitecustomize on PYTHONPATH) that times each pass; only the
-passes of the control run itself are counted (its last steps / rate seconds), not those of the imports.
+Every node process gets a ``gc.callbacks`` hook (a sitecustomize put first on PYTHONPATH, so it stands in for
+any other sitecustomize there) that times each pass; only the passes that end between the bridge's first
+observation and the end of its run are counted (RunSummary.wall_clock), not those of imports or shutdown.
 
     python bench/gc_pauses.py [--rate 100] [--episodes 40] [--rounds 2]
 """
@@ -11,7 +12,6 @@ import argparse
 import json
 import os
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -43,24 +43,18 @@ def run(rate: float, episodes: int, gc_freeze: bool, domain_id: int) -> dict:
     """{node: [(generation, pause ms)]} for the passes during one control run."""
     with tempfile.TemporaryDirectory() as hook_dir, tempfile.TemporaryDirectory() as passes_dir:
         Path(hook_dir, "sitecustomize.py").write_text(HOOK)
-        saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "RPL_GC_PASSES")}
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [hook_dir, saved["PYTHONPATH"]]))
-        os.environ["RPL_GC_PASSES"] = passes_dir
-        try:
-            graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
-                                            "mujoco_bridge.control_rate": float(rate)})
-            status, summary = run_graph(graph, domain_id, gc_freeze=gc_freeze)
-            finished = time.time()
-        finally:
-            for key, value in saved.items():
-                os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+        graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
+                                        "mujoco_bridge.control_rate": float(rate)})
+        hooked = {"PYTHONPATH": os.pathsep.join(filter(None, [hook_dir, os.environ.get("PYTHONPATH")])),
+                  "RPL_GC_PASSES": passes_dir}
+        status, summary = run_graph(graph, domain_id, gc_freeze=gc_freeze, environment=hooked)
         assert status == 0 and summary is not None, f"the graph failed (status {status})"
-        # The control run is the last steps / rate seconds before the main node finished (plus its exit).
-        window_start = finished - sum(e.steps for e in summary.episodes) / rate - 1.0
+        first_observation, end = summary.wall_clock
         passes = defaultdict(list)
         for path in Path(passes_dir).glob("*.json"):
             node = path.stem.rsplit("_", 1)[0]
-            passes[node] += [(gen, ms) for at, gen, ms in json.loads(path.read_text()) if at >= window_start]
+            passes[node] += [(gen, ms) for at, gen, ms in json.loads(path.read_text())
+                             if first_observation <= at <= end]
         return passes
 
 

@@ -55,17 +55,18 @@ def residual_stays_zero(graph) -> bool:
 
 
 def cmd_launch(args) -> int:
-    from rpl_ros.runner import run_graph
+    from rpl_ros.runner import check_composition, run_graph
 
     overrides = {name: getattr(args, name) for name in LAUNCH_ARGUMENTS if getattr(args, name) is not None}
     overrides.update(kv.split("=", 1) for kv in args.set)
     try:
         graph = load_graph(args.graph, overrides)
         compose = [n.name for n in graph.nodes] if args.compose == [] else args.compose or []
-        status, summary = run_graph(graph, args.domain_id, args.timeout, compose, args.executor)
+        check_composition(graph, compose)
     except ValueError as error:
         print(f"rpl-ros launch: {error}", file=sys.stderr)
         return 2
+    status, summary = run_graph(graph, args.domain_id, args.timeout, compose, args.executor)
     if summary is None:
         print("rpl-ros launch: the graph stopped before it finished a run", file=sys.stderr)
         return status or 1
@@ -153,8 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--timeout", type=float, help="stop the graph after this many seconds")
     launch.add_argument("--compose", nargs="*", metavar="NODE",
                         help="run these nodes in one process (like a component container), all of them when no "
-                             "name follows, e.g. --compose base_controller residual_policy arbitration: the "
-                             "controllers together, the arm apart")
+                             "name follows (give it after the graph's name), e.g. push_sim --compose "
+                             "base_controller residual_policy arbitration: the controllers together, the arm apart")
     launch.add_argument("--executor", choices=EXECUTORS, default=DEFAULT_EXECUTOR,
                         help="the executor every node spins on (default: %(default)s)")
     launch.add_argument("--no-check", action="store_true", help="skip the zero-residual == base check")

@@ -24,15 +24,28 @@ def node_command(executable: str, name: str, params_file: Path, process_options:
             "--ros-args", "-r", f"__node:={name}", "--params-file", str(params_file)]
 
 
-def process_commands(graph: Graph, params_file: Path, compose: Sequence[str],
-                     process_options: Sequence[str]) -> Dict[str, List[str]]:
-    """One process a node, except the nodes named in ``compose``: those share one process (rpl_ros.nodes.compose),
-    named after the main node when it is among them. ``process_options`` are rpl_ros.nodes.common.process_parser's.
-    """
+def check_composition(graph: Graph, compose: Sequence[str]):
+    """ValueError unless every node named in ``compose`` can share a process: a node of this graph whose name is
+    its executable's (a composed node keeps its class's own name, which the params file's sections must match)
+    and that is an rpl_ros.nodes node (what rpl_ros.nodes.compose imports)."""
     unknown = set(compose) - {n.name for n in graph.nodes}
     if unknown:
         raise ValueError(f"cannot compose {sorted(unknown)}: graph {graph.name} has the nodes "
                          f"{[n.name for n in graph.nodes]}")
+    renamed = [n.name for n in graph.nodes if n.name in compose and (n.name != n.executable
+                                                                      or n.executable in NODE_MODULES)]
+    if renamed:
+        raise ValueError(f"cannot compose {renamed}: only runtime nodes that run under their executable's name can "
+                         f"share a process")
+
+
+def process_commands(graph: Graph, params_file: Path, compose: Sequence[str],
+                     process_options: Sequence[str]) -> Dict[str, List[str]]:
+    """One process a node, except the nodes named in ``compose``: those share one process (rpl_ros.nodes.compose).
+    Processes are keyed by name; the composed one takes the main node's when it holds it (run_graph watches the
+    main node's process to know when the run is over), else its nodes' names joined by '+'.
+    ``process_options`` are rpl_ros.nodes.common.process_parser's."""
+    check_composition(graph, compose)
     commands = {n.name: node_command(n.executable, n.name, params_file, process_options)
                 for n in graph.nodes if n.name not in compose}
     composed = [n for n in graph.nodes if n.name in compose]
@@ -58,12 +71,14 @@ def stop(processes: Dict[str, subprocess.Popen]):
 
 
 def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None, compose: Sequence[str] = (),
-              executor: str = DEFAULT_EXECUTOR, gc_freeze: bool = True) -> Tuple[int, Optional[RunSummary]]:
+              executor: str = DEFAULT_EXECUTOR, gc_freeze: bool = True,
+              environment: Optional[Dict[str, str]] = None) -> Tuple[int, Optional[RunSummary]]:
     """Start every node of ``graph``, wait for the main node to finish, stop the rest.
 
     ``compose`` names nodes to run in one process (rpl_ros.nodes.compose, like a component container), the
     others each in its own; ``executor`` is the nodes' executor;
-    ``gc_freeze=False`` leaves the objects made at startup to the garbage collector (a lever of graph_levers).
+    ``gc_freeze=False`` leaves the objects made at startup to the garbage collector (bench/gc_pauses.py);
+    ``environment``: variables set for the node processes beside ours (benchmarks' levers, hooks).
     Returns (exit status, the main node's summary). The status is 0 when the main node finished its run,
     130 on Ctrl-C/SIGTERM, and otherwise that of the first node that failed.
     """
@@ -79,7 +94,7 @@ def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None, c
         graph.node(MAIN_NODE).parameters["summary_path"] = str(summary_path)
         params_file = Path(tmp) / "params.yaml"
         params_file.write_text(graph.params_yaml())
-        env = ros_environment(domain_id)
+        env = {**ros_environment(domain_id), **(environment or {})}
         status, started = 0, time.monotonic()
         try:
             process_options = ["--executor", executor] + ([] if gc_freeze else ["--no-gc-freeze"])

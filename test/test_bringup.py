@@ -69,3 +69,19 @@ def test_the_arm_profiles_start_in_shadow_mode_with_every_limit_set(profile):
         joints = graph.node("joint_commander").parameters
         limits = joints["max_joint_velocity"] + joints["max_joint_acceleration"] + joints["max_joint_jerk"]
         assert max(limits) < float("inf")
+
+
+def test_composition_puts_the_named_nodes_in_one_process_and_refuses_what_it_cannot_compose(tmp_path):
+    from rpl_ros.runner import process_commands
+
+    graph = load_graph("push_sim")
+    controllers = ["base_controller", "residual_policy", "arbitration"]
+    commands = process_commands(graph, tmp_path / "p.yaml", controllers, ["--executor", "events"])
+    assert sorted(commands) == ["base_controller+residual_policy+arbitration", "mujoco_bridge"]
+    assert commands["base_controller+residual_policy+arbitration"][2:6] == ["rpl_ros.nodes.compose", *controllers]
+    everything = process_commands(graph, tmp_path / "p.yaml", [n.name for n in graph.nodes], [])
+    assert list(everything) == ["mujoco_bridge"]  # named after the main node, which ends the run
+    with pytest.raises(ValueError, match="graph push_sim has the nodes"):
+        process_commands(graph, tmp_path / "p.yaml", ["arbitrator"], [])
+    with pytest.raises(ValueError, match="their executable's name"):  # the Panda's bridge runs panda_bridge
+        process_commands(load_graph("panda_push_sim"), tmp_path / "p.yaml", ["mujoco_bridge"], [])

@@ -3,7 +3,7 @@ the in-process reference run, so that the graph and a plain loop can be compared
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -87,6 +87,9 @@ class RunSummary:
     control_rate_hz: float
     latency_ms: Dict[str, float] = field(default_factory=dict)
     missed_cycles: int = 0
+    wall_clock: Tuple[float, float] = (0.0, 0.0)
+    """time.time() when the first observation went out and when the run ended: to line other processes' logs up
+    with the run"""
 
     @property
     def success_rate(self) -> float:

@@ -136,8 +136,9 @@ def parameters(node: Node, defaults: Dict[str, object]) -> Dict[str, object]:
 
 
 def process_parser() -> argparse.ArgumentParser:
-    """The options of a node process itself, given before ``--ros-args``: which executor spins its nodes and
-    which CPUs it may run on (``ros2 run rpl_ros arbitration --executor events --cpus 1``)."""
+    """The options of a node process itself, given before ``--ros-args``: which executor spins its nodes, which
+    CPUs it may run on, whether its startup objects are frozen out of the garbage collector's reach
+    (``ros2 run rpl_ros arbitration --executor events --cpus 1 --no-gc-freeze``)."""
     parser = argparse.ArgumentParser(description="An rpl_ros node process; its settings are ROS parameters "
                                                  "(--ros-args -p name:=value or --params-file FILE).")
     parser.add_argument("--executor", choices=EXECUTORS, default=DEFAULT_EXECUTOR,
@@ -177,6 +178,8 @@ def run_nodes(makers: Sequence[Callable[[], Node]], options: argparse.Namespace,
         signal.signal(signum, lambda received, frame: stop_requested.append(received))
     nodes = []
     if options.gc_freeze:
+        # The full collection that clears the imports' garbage runs now, before the nodes exist: once their
+        # subscriptions are up the graph may already be waiting on us.
         gc.collect()
     try:
         nodes.extend(make() for make in makers)
@@ -186,9 +189,8 @@ def run_nodes(makers: Sequence[Callable[[], Node]], options: argparse.Namespace,
         if options.gc_freeze:
             # Startup leaves tens of thousands of objects (rclpy, numpy, MuJoCo, onnxruntime) that the cyclic
             # collector would scan again and again mid-cycle: each of its older-generation passes took
-            # milliseconds, a control period's worth. Frozen, its passes scan only what the loop made since.
-            # (Freezing is cheap; the full collection that clears the imports' garbage first ran before the
-            # nodes existed, since once their subscriptions are up the graph may already be waiting on us.)
+            # milliseconds, a control period's worth. Frozen (which is cheap), its passes scan only what the loop
+            # made since.
             gc.freeze()
         while rclpy.ok() and not stop_requested and not (finished and any(finished(node) for node in nodes)):
             executor.spin_once(timeout_sec=0.1)

@@ -46,6 +46,7 @@ class EpisodeBridge(Node):
         self.pending_key, self.sent_at, self.answered = None, 0.0, False
         self.subscribers_since = None  # when the observation's subscribers were first all there
         self.latencies, self.missed, self.steps, self.started = [], 0, 0, None
+        self.first_observation_at = None  # time.time(), for RunSummary.wall_clock
         self.rate, self.last_problem = RateMeter(), ""
         Diagnostics(self, self.status)
         self.get_logger().info(f"{p['task']}: {p['episodes']} episodes from seed {p['seed']}, {p['mode']} mode")
@@ -70,6 +71,7 @@ class EpisodeBridge(Node):
     def publish_observation(self):
         stamp = self.get_clock().now().to_msg()
         self.pending_key, self.sent_at, self.answered = stamp_key(stamp), time.monotonic(), False
+        self.first_observation_at = self.first_observation_at or time.time()
         self.obs_pub.publish(joint_state(stamp, self.codec.names, self.codec.encode(self.sim.obs)))
 
     def record_answer(self):
@@ -101,7 +103,8 @@ class EpisodeBridge(Node):
     def summary(self) -> RunSummary:
         elapsed = time.monotonic() - (self.started or time.monotonic())
         return RunSummary(self.p["task"], self.p["mode"], self.sim.results, self.steps / max(elapsed, 1e-9),
-                          latency_percentiles(self.latencies), self.missed)
+                          latency_percentiles(self.latencies), self.missed,
+                          (self.first_observation_at or time.time(), time.time()))
 
     def finish(self):
         summary = self.summary()
