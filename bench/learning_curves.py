@@ -157,7 +157,9 @@ def write_results(args, curves, base_metric):
     ax.axhline(base_metric, color="k", linestyle="--", label="base alone")
     ax.set_xlabel("environment steps")
     ax.set_ylabel(args.metric)
-    ax.set_title(f"{args.task}: RPL vs from scratch\n(band: min-max over seeds; thin: each seed)", fontsize=10)
+    shown = " vs ".join({"rpl": "RPL", "scratch": "from scratch"}[variant] for variant, runs in curves.items() if runs)
+    ax.set_title(f"{args.task}{args.tag}: {shown} vs the base\n(band: min-max over seeds; thin: each seed)",
+                 fontsize=10)
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
