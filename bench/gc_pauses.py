@@ -15,8 +15,6 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-
 from rpl_ros.bringup import load_graph
 from rpl_ros.runner import run_graph
 

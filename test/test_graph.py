@@ -31,6 +31,8 @@ def test_zero_residual_graph_applies_exactly_the_base_actions(domain_id):
     assert [(e.success, e.actions_sha256) for e in summary.episodes] == [
         (e.success, e.actions_sha256) for e in reference]
     assert summary.latency_ms["p50"] > 0 and summary.control_rate_hz > 0
+    first_observation, end = summary.wall_clock  # the run's span, to line other processes' logs up with
+    assert 0 < first_observation < end and end - first_observation >= 100 / summary.control_rate_hz * 0.9
 
 
 CONTROLLERS = ("base_controller", "residual_policy", "arbitration")
