@@ -15,8 +15,9 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from rpl_ros.bringup import load_graph
 from rpl_ros.runner import run_graph
+
+from realtime import add_run_options, realtime_push_sim
 
 HOOK = '''
 import atexit, gc, json, os, sys, time
@@ -41,8 +42,7 @@ def run(rate: float, episodes: int, gc_freeze: bool, domain_id: int) -> dict:
     """{node: [(generation, pause ms)]} for the passes during one control run."""
     with tempfile.TemporaryDirectory() as hook_dir, tempfile.TemporaryDirectory() as passes_dir:
         Path(hook_dir, "sitecustomize.py").write_text(HOOK)
-        graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
-                                        "mujoco_bridge.control_rate": float(rate)})
+        graph = realtime_push_sim(rate, episodes)
         hooked = {"PYTHONPATH": os.pathsep.join(filter(None, [hook_dir, os.environ.get("PYTHONPATH")])),
                   "RPL_GC_PASSES": passes_dir}
         status, summary = run_graph(graph, domain_id, gc_freeze=gc_freeze, environment=hooked)
@@ -58,9 +58,7 @@ def run(rate: float, episodes: int, gc_freeze: bool, domain_id: int) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz")
-    parser.add_argument("--episodes", type=int, default=40, help="Push episodes (50 cycles each) per run")
-    parser.add_argument("--rounds", type=int, default=2, help="runs of each variant, interleaved")
+    add_run_options(parser, episodes=40, rounds=2)
     args = parser.parse_args()
     totals = {True: defaultdict(list), False: defaultdict(list)}
     for round_ in range(args.rounds):

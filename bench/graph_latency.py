@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from rpl_ros.bringup import load_graph
 from rpl_ros.core.arbitration import residual_sum
 from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.episodes import EpisodeRunner
@@ -24,6 +23,8 @@ from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.residual import ResidualModel, zero_residual_model
 from rpl_ros.core.tasks import task_spec
 from rpl_ros.runner import run_graph
+
+from realtime import realtime_push_sim
 
 
 def in_process_floor_ms(task: str, steps: int = 2000) -> np.ndarray:
@@ -77,8 +78,7 @@ def main():
         domain_id = 150 + (os.getpid() + int(rate)) % 50
         watcher = threading.Thread(target=node_memory, args=(domain_id, memory, stop), daemon=True)
         watcher.start()
-        graph = load_graph("push_sim", {"mode": "realtime", "episodes": args.episodes,
-                                        "mujoco_bridge.control_rate": float(rate)})
+        graph = realtime_push_sim(rate, args.episodes)
         status, summary = run_graph(graph, domain_id)
         stop.set()
         watcher.join()

@@ -17,9 +17,10 @@ from typing import Optional
 
 import numpy as np
 
-from rpl_ros.bringup import load_graph
 from rpl_ros.nodes.common import ACTION, BASE_ACTION, OBSERVATION, RESIDUAL_ACTION
 from rpl_ros.runner import run_graph
+
+from realtime import add_run_options, realtime_push_sim
 
 ALL = "all"
 CONTROLLERS = ("base_controller", "residual_policy", "arbitration")
@@ -64,8 +65,7 @@ def pin_nodes(domain_id: int, done: threading.Event):
 
 def run_variant(rate: float, episodes: int, compose, executor: str, pin: bool, qos: dict,
                 transports: Optional[str], domain_id: int):
-    graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
-                                    "mujoco_bridge.control_rate": float(rate)})
+    graph = realtime_push_sim(rate, episodes)
     for node in graph.nodes:  # both ends of every control stream, so publishers and subscriptions still match
         node.parameters.update({f"qos_overrides.{topic}.{end}.{policy}": value for topic in CONTROL_STREAMS
                                 for end in ("publisher", "subscription") for policy, value in qos.items()})
@@ -74,7 +74,7 @@ def run_variant(rate: float, episodes: int, compose, executor: str, pin: bool, q
     if pin:
         pinner.start()
     try:
-        composed = [n.name for n in graph.nodes] if compose == ALL else compose
+        composed = graph.node_names if compose == ALL else compose
         status, summary = run_graph(graph, domain_id, compose=composed, executor=executor,
                                     environment={"FASTDDS_BUILTIN_TRANSPORTS": transports} if transports else None)
     finally:
@@ -85,9 +85,7 @@ def run_variant(rate: float, episodes: int, compose, executor: str, pin: bool, q
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz")
-    parser.add_argument("--episodes", type=int, default=10, help="Push episodes (50 cycles each) per run")
-    parser.add_argument("--rounds", type=int, default=2, help="runs of every variant, interleaved")
+    add_run_options(parser, episodes=10, rounds=2)
     args = parser.parse_args()
     os.environ.pop("FASTDDS_BUILTIN_TRANSPORTS", None)  # the other variants run Fast DDS's default transports
     if os.cpu_count() < 2:

@@ -24,12 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rpl_ros.bringup import load_graph, ros_environment
+from rpl_ros.bringup import ros_environment
 from rpl_ros.core.envelope import generate_keypair, load_private_key, seal
 from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.residual import build_mlp_onnx
 from rpl_ros.core.tasks import task_spec
 from rpl_ros.runner import run_graph
+
+from realtime import realtime_push_sim
 
 
 def constant_residual(dx: float, obs_dim: int, act_dim: int) -> bytes:
@@ -139,9 +141,7 @@ def main():
     episodes = int((10.0 + args.swaps * args.interval) * args.rate / 50) + 1
     with tempfile.TemporaryDirectory(prefix="rpl_hotswap_") as tmp:
         private, public = generate_keypair(Path(tmp))
-        graph = load_graph("push_sim", {"mode": "realtime", "episodes": episodes,
-                                        "mujoco_bridge.control_rate": args.rate,
-                                        "residual_policy.trusted_public_key": str(public)})
+        graph = realtime_push_sim(args.rate, episodes, **{"residual_policy.trusted_public_key": str(public)})
         # The observer is a process of its own, apart from the one that seals and pushes the models, so that
         # what it counts late is the graph's lateness, not its own.
         spawn = multiprocessing.get_context("spawn")

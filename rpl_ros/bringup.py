@@ -40,6 +40,10 @@ class Graph:
     def node(self, name: str) -> NodeSpec:
         return next(n for n in self.nodes if n.name == name)
 
+    @property
+    def node_names(self) -> List[str]:
+        return [n.name for n in self.nodes]
+
     def params_yaml(self) -> str:
         """The graph's parameters as a ROS params file, for ``--params-file``."""
         return yaml.safe_dump({n.name: {"ros__parameters": n.parameters} for n in self.nodes}, sort_keys=False)

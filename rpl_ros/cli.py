@@ -49,7 +49,7 @@ def check_against_base(graph, summary) -> bool:
 
 def residual_stays_zero(graph) -> bool:
     """No start model, no exploration and no trainer pushing models: then the graph must act exactly as its base."""
-    residual = graph.node("residual_policy").parameters if any(n.name == "residual_policy" for n in graph.nodes) else {}
+    residual = graph.node("residual_policy").parameters if "residual_policy" in graph.node_names else {}
     return not (residual.get("model_path") or residual.get("explore_noise") or residual.get("explore_random")
                 or any(n.executable == "trainer" for n in graph.nodes))
 
@@ -61,7 +61,7 @@ def cmd_launch(args) -> int:
     overrides.update(kv.split("=", 1) for kv in args.set)
     try:
         graph = load_graph(args.graph, overrides)
-        compose = [n.name for n in graph.nodes] if args.compose == [] else args.compose or []
+        compose = graph.node_names if args.compose == [] else args.compose or []
         check_composition(graph, compose)
     except ValueError as error:
         print(f"rpl-ros launch: {error}", file=sys.stderr)

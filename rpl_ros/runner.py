@@ -28,10 +28,10 @@ def check_composition(graph: Graph, compose: Sequence[str]):
     """ValueError unless every node named in ``compose`` can share a process: a node of this graph whose name is
     its executable's (a composed node keeps its class's own name, which the params file's sections must match)
     and that is an rpl_ros.nodes node (what rpl_ros.nodes.compose imports)."""
-    unknown = set(compose) - {n.name for n in graph.nodes}
+    unknown = set(compose) - set(graph.node_names)
     if unknown:
         raise ValueError(f"cannot compose {sorted(unknown)}: graph {graph.name} has the nodes "
-                         f"{[n.name for n in graph.nodes]}")
+                         f"{graph.node_names}")
     renamed = [n.name for n in graph.nodes if n.name in compose and (n.name != n.executable
                                                                       or n.executable in NODE_MODULES)]
     if renamed:

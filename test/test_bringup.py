@@ -8,7 +8,7 @@ from rpl_ros.cli import build_parser
 
 def test_push_sim_has_the_four_nodes_with_their_yaml_defaults():
     graph = load_graph("push_sim")
-    assert [n.name for n in graph.nodes] == ["mujoco_bridge", "base_controller", "residual_policy", "arbitration"]
+    assert graph.node_names == ["mujoco_bridge", "base_controller", "residual_policy", "arbitration"]
     assert graph.node("mujoco_bridge").parameters["mode"] == "lockstep"
 
 
@@ -60,7 +60,7 @@ def test_the_arm_profiles_start_in_shadow_mode_with_every_limit_set(profile):
     from rpl_ros.core.arbitration import ArbitrationConfig
 
     graph = load_graph(profile)
-    assert "mujoco_bridge" not in [n.name for n in graph.nodes]
+    assert "mujoco_bridge" not in graph.node_names
     params = graph.node("arbitration").parameters
     config = ArbitrationConfig(**{name: params[name] for name in vars(ArbitrationConfig())})
     assert config.shadow and config.has_workspace and config.recover_after > 0
@@ -79,7 +79,7 @@ def test_composition_puts_the_named_nodes_in_one_process_and_refuses_what_it_can
     commands = process_commands(graph, tmp_path / "p.yaml", controllers, ["--executor", "events"])
     assert sorted(commands) == ["base_controller+residual_policy+arbitration", "mujoco_bridge"]
     assert commands["base_controller+residual_policy+arbitration"][2:6] == ["rpl_ros.nodes.compose", *controllers]
-    everything = process_commands(graph, tmp_path / "p.yaml", [n.name for n in graph.nodes], [])
+    everything = process_commands(graph, tmp_path / "p.yaml", graph.node_names, [])
     assert list(everything) == ["mujoco_bridge"]  # named after the main node, which ends the run
     with pytest.raises(ValueError, match="graph push_sim has the nodes"):
         process_commands(graph, tmp_path / "p.yaml", ["arbitrator"], [])

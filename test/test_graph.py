@@ -42,7 +42,7 @@ CONTROLLERS = ("base_controller", "residual_policy", "arbitration")
 def test_composed_nodes_and_either_executor_apply_the_same_actions(domain_id, compose, executor):
     """The process layout and the executor are performance levers only: the actions stay exactly the base's."""
     graph = load_graph("push_sim", {"episodes": 1, "seed": 3})
-    compose = [n.name for n in graph.nodes] if compose == "all" else compose
+    compose = graph.node_names if compose == "all" else compose
     status, summary = run_graph(graph, domain_id, GRAPH_TIMEOUT_S, compose=compose, executor=executor)
     assert status == 0
     reference = run_in_process("push", make_controller("push"), episodes=1, seed=3)

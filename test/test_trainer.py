@@ -315,7 +315,7 @@ def test_the_live_graph_records_trains_and_explores(tmp_path):
     from rpl_ros.runner import node_command
 
     graph = load_graph("slippery_push_live", {"task": "push"})
-    assert {n.name for n in graph.nodes} >= {"mujoco_bridge", "residual_policy", "recorder", "trainer"}
+    assert set(graph.node_names) >= {"mujoco_bridge", "residual_policy", "recorder", "trainer"}
     assert {n.parameters["task"] for n in graph.nodes if "task" in n.parameters} == {"push"}
     assert graph.node("trainer").parameters["recordings"] == graph.node("recorder").parameters["directory"]
     trainer_command = node_command("trainer", "trainer", tmp_path / "p.yaml", ["--executor", "events"])
