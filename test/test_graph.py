@@ -49,6 +49,29 @@ def test_composed_nodes_and_either_executor_apply_the_same_actions(domain_id, co
     assert [e.actions_sha256 for e in summary.episodes] == [e.actions_sha256 for e in reference]
 
 
+# A node process that reports what the garbage collector holds frozen once its nodes are up and it is spinning.
+FREEZE_PROBE = """
+import gc, sys
+from rclpy.node import Node
+from rpl_ros.nodes.common import parse_process_options, process_parser, run_nodes
+frozen = []
+run_nodes([lambda: Node("gc_probe")], parse_process_options(process_parser()),
+          finished=lambda node: frozen.append(gc.get_freeze_count()) or True)
+print("frozen objects:", frozen[0])
+"""
+
+
+@pytest.mark.parametrize("options, frozen", [((), True), (("--no-gc-freeze",), False)])
+def test_node_processes_freeze_their_startup_objects_before_spinning(domain_id, processes, options, frozen):
+    """Startup's objects (rclpy, numpy, the nodes) go out of the collector's reach before the loop spins, so its
+    passes mid-cycle scan only what the loop made; bench/gc_pauses.py measures what this gives."""
+    probe = processes.start(["-c", FREEZE_PROBE, *options])
+    output, _ = probe.communicate(timeout=60)
+    assert probe.returncode == 0, output
+    count = int(output.split("frozen objects:")[1])
+    assert (count > 10_000) if frozen else (count == 0), output
+
+
 def constant_residual(tmp_path: Path, dx: float) -> Path:
     """A real ONNX residual whose output is tanh(dx) on the first axis, whatever the observation."""
     hidden, act = 8, 4
