@@ -4,16 +4,20 @@ and the arm's bridge apart (as on a robot, whose driver runs apart), with rclpy'
 events executor, with the arbitration pinned to a CPU of its own, with the control streams' QoS changed
 (depth 1, or reliable) on both ends through ``qos_overrides`` parameters, and with Fast DDS's transports for
 messages on this machine restricted (``FASTDDS_BUILTIN_TRANSPORTS``: its default offers shared memory and UDP
-both; UDPv4 alone, or shared memory alone). All variants run in this one run, interleaved over ``--rounds`` so
-that the machine's drift hits them alike; ratios are against the first.
+both; UDPv4 alone, or shared memory alone), and with the node processes under the real-time SCHED_FIFO policy
+(``--rt-priority``). All variants run in this one run, interleaved over ``--rounds`` so that the machine's drift
+hits them alike; ratios are against the first. ``--load N`` keeps N processes busy at nice 10 on the side for the
+whole run, as a robot computer also runs perception or a trainer.
 
-    python bench/graph_levers.py [--rate 100] [--episodes 10] [--rounds 2]
+    python bench/graph_levers.py [--rate 100] [--episodes 10] [--rounds 2] [--only TEXT ...] [--load N]
 """
 import argparse
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Dict, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
@@ -24,22 +28,32 @@ from realtime import add_run_options, realtime_push_sim
 
 ALL = "all"
 CONTROLLERS = ("base_controller", "residual_policy", "arbitration")
-# name: (nodes composed in one process, executor, pin the arbitration to CPU 1 and the other nodes to CPU 0,
-#        QoS policies overridden, Fast DDS builtin transports or None for its default)
+
+
+class Lever(NamedTuple):
+    compose: Union[str, Sequence[str]] = ()  # nodes composed in one process (ALL: every one)
+    executor: str = "events"
+    pin: bool = False  # the arbitration pinned to CPU 1, the other nodes to CPU 0
+    qos: Dict[str, object] = {}  # QoS policies overridden on the control streams
+    transports: Optional[str] = None  # Fast DDS builtin transports; None: its default
+    rt_priority: int = 0  # SCHED_FIFO priority of the node processes; 0: the ordinary scheduler
+
+
 VARIANTS = {
-    "processes, single-threaded": ((), "single", False, {}, None),
-    "processes, events executor": ((), "events", False, {}, None),
-    "processes, single, arbitration pinned": ((), "single", True, {}, None),
-    "processes, events, QoS depth 1": ((), "events", False, {"depth": 1}, None),
-    "processes, events, QoS reliable": ((), "events", False, {"reliability": "reliable"}, None),
-    "processes, events, UDPv4 only": ((), "events", False, {}, "UDPv4"),
-    "processes, events, shared memory only": ((), "events", False, {}, "SHM"),
-    "controllers composed, events executor": (CONTROLLERS, "events", False, {}, None),
-    "composed, single-threaded": (ALL, "single", False, {}, None),
-    "composed, events executor": (ALL, "events", False, {}, None),
+    "processes, single-threaded": Lever(executor="single"),
+    "processes, events executor": Lever(),
+    "processes, single, arbitration pinned": Lever(executor="single", pin=True),
+    "processes, events, QoS depth 1": Lever(qos={"depth": 1}),
+    "processes, events, QoS reliable": Lever(qos={"reliability": "reliable"}),
+    "processes, events, UDPv4 only": Lever(transports="UDPv4"),
+    "processes, events, shared memory only": Lever(transports="SHM"),
+    "processes, events, SCHED_FIFO 50": Lever(rt_priority=50),
+    "controllers composed, events executor": Lever(compose=CONTROLLERS),
+    "composed, single-threaded": Lever(compose=ALL, executor="single"),
+    "composed, events executor": Lever(compose=ALL),
     # Nodes of one process share one DDS participant, whose messages to itself need no transport: this should
     # measure what the variant above does, so the two show the run's noise.
-    "composed, events, UDPv4 only": (ALL, "events", False, {}, "UDPv4"),
+    "composed, events, UDPv4 only": Lever(compose=ALL, transports="UDPv4"),
 }
 CONTROL_STREAMS = (OBSERVATION, BASE_ACTION, RESIDUAL_ACTION, ACTION)
 
@@ -63,20 +77,20 @@ def pin_nodes(domain_id: int, done: threading.Event):
         done.wait(0.05)
 
 
-def run_variant(rate: float, episodes: int, compose, executor: str, pin: bool, qos: dict,
-                transports: Optional[str], domain_id: int):
+def run_variant(rate: float, episodes: int, lever: Lever, domain_id: int):
     graph = realtime_push_sim(rate, episodes)
     for node in graph.nodes:  # both ends of every control stream, so publishers and subscriptions still match
         node.parameters.update({f"qos_overrides.{topic}.{end}.{policy}": value for topic in CONTROL_STREAMS
-                                for end in ("publisher", "subscription") for policy, value in qos.items()})
+                                for end in ("publisher", "subscription") for policy, value in lever.qos.items()})
     done = threading.Event()
     pinner = threading.Thread(target=pin_nodes, args=(domain_id, done), daemon=True)
-    if pin:
+    if lever.pin:
         pinner.start()
     try:
-        composed = graph.node_names if compose == ALL else compose
-        status, summary = run_graph(graph, domain_id, compose=composed, executor=executor,
-                                    environment={"FASTDDS_BUILTIN_TRANSPORTS": transports} if transports else None)
+        composed = graph.node_names if lever.compose == ALL else lever.compose
+        transports = {"FASTDDS_BUILTIN_TRANSPORTS": lever.transports} if lever.transports else None
+        status, summary = run_graph(graph, domain_id, compose=composed, executor=lever.executor,
+                                    rt_priority=lever.rt_priority, environment=transports)
     finally:
         done.set()
     assert status == 0 and summary is not None, f"the graph failed (status {status})"
@@ -86,21 +100,37 @@ def run_variant(rate: float, episodes: int, compose, executor: str, pin: bool, q
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(parser, episodes=10, rounds=2)
+    parser.add_argument("--only", nargs="+", metavar="TEXT",
+                        help="run only the variants whose name holds one of these (the first is the reference)")
+    parser.add_argument("--load", type=int, default=0, help="busy processes at nice 10 beside the graph")
     args = parser.parse_args()
     os.environ.pop("FASTDDS_BUILTIN_TRANSPORTS", None)  # the other variants run Fast DDS's default transports
     if os.cpu_count() < 2:
         del VARIANTS["processes, single, arbitration pinned"]
+    for name in [n for n in VARIANTS if args.only and not any(text in n for text in args.only)]:
+        del VARIANTS[name]
+    load = [subprocess.Popen([sys.executable, "-c", "import os\nos.nice(10)\nwhile True: pass"])
+            for _ in range(args.load)]
+    try:
+        measure(args)
+    finally:
+        for process in load:
+            process.kill()
+            process.wait()
+
+
+def measure(args):
     latencies = {name: [] for name in VARIANTS}
     missed = {name: [0, 0] for name in VARIANTS}
     for round_ in range(args.rounds):
         for i, (name, variant) in enumerate(VARIANTS.items()):
-            summary = run_variant(args.rate, args.episodes, *variant, domain_id=150 + (os.getpid() + i) % 50)
+            summary = run_variant(args.rate, args.episodes, variant, domain_id=150 + (os.getpid() + i) % 50)
             latencies[name].append(summary.latency_ms)
             missed[name][0] += summary.missed_cycles
             missed[name][1] += sum(e.steps for e in summary.episodes)
             print(f"round {round_ + 1}/{args.rounds}: {name} done", flush=True)
     print(f"\npush_sim, realtime {args.rate:.0f} Hz, {args.rounds} x {args.episodes} episodes per variant "
-          f"(medians over rounds of each run's p50/p99/max)")
+          f"(medians over rounds of each run's p50/p99/max), {args.load} busy processes beside")
     print(f"{'variant':40} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'missed':>8} {'p50 ratio':>10} {'p99 ratio':>10}")
     first = None
     for name in VARIANTS:

@@ -11,9 +11,10 @@ process of its own measures:
 - the jump a swap puts into the applied action: the part of the applied action that is not the base's
   (applied - base, paired by stamp), its largest per-cycle change within ``--window`` s of a swap's
   announcement, against ``--step`` (what the two residuals differ by: the jump there should be).
-  Run with ``--swaps 0`` for the missed cycles of the same graph without swaps.
+  Run with ``--swaps 0`` for the missed cycles of the same graph without swaps, and with ``--rt-priority 50`` to
+  run the graph's nodes under SCHED_FIFO (the residual node's model loader stays on the ordinary scheduler).
 
-    nice -n 10 python bench/hotswap.py [--swaps 100] [--rate 100] [--interval 0.2]
+    nice -n 10 python bench/hotswap.py [--swaps 100] [--rate 100] [--interval 0.2] [--rt-priority 50]
 """
 import argparse
 import multiprocessing
@@ -134,6 +135,7 @@ def main():
     parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (realtime mode)")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between two pushes")
     parser.add_argument("--step", type=float, default=0.05, help="difference of the two residuals on dx")
+    parser.add_argument("--rt-priority", type=int, default=0, help="SCHED_FIFO priority of the graph's nodes")
     parser.add_argument("--window", type=float, default=0.05, help="s around a swap to look for the action jump")
     args = parser.parse_args()
     domain_id = 200 + os.getpid() % 30
@@ -151,7 +153,7 @@ def main():
         for helper in helpers:
             helper.start()
         try:
-            status, summary = run_graph(graph, domain_id)  # main process: it installs signal handlers
+            status, summary = run_graph(graph, domain_id, rt_priority=args.rt_priority)  # main process: it installs signal handlers
         finally:
             stop.set()
             results, pushed = seen_queue.get(timeout=60), pushed_queue.get(timeout=60)

@@ -22,6 +22,9 @@ MAIN_NODE = "mujoco_bridge"  # the graph ends when this node exits
 EXECUTORS = ("events", "single")
 """rclpy's events executor (the default: bench/graph_levers.py) or its SingleThreadedExecutor"""
 DEFAULT_EXECUTOR = EXECUTORS[0]
+OFF_CONTROL_PATH = ("recorder", "trainer")
+"""executables that handle data, not control: never at real-time priority (a trainer there would take a core
+from every other process)"""
 
 
 @dataclass
@@ -127,7 +130,9 @@ def launch_description(graph: str):
         overrides = {argument: LaunchConfiguration(argument).perform(context) for argument in defaults}
         return [
             Node(package=PACKAGE, executable=spec.executable, name=spec.name, parameters=[spec.parameters],
-                 arguments=["--executor", LaunchConfiguration("executor")], output="screen",
+                 arguments=["--executor", LaunchConfiguration("executor"),
+                            *([] if spec.executable in OFF_CONTROL_PATH
+                              else ["--rt-priority", LaunchConfiguration("rt_priority")])], output="screen",
                  on_exit=Shutdown() if spec.name == MAIN_NODE else None)
             for spec in load_graph(graph, overrides).nodes
         ]
@@ -136,6 +141,9 @@ def launch_description(graph: str):
                  for argument, default in defaults.items()]
     arguments.append(DeclareLaunchArgument("executor", default_value=DEFAULT_EXECUTOR, choices=list(EXECUTORS),
                                            description="the executor every node spins on"))
+    arguments.append(DeclareLaunchArgument("rt_priority", default_value="0",
+                                           description="SCHED_FIFO priority of the control path's nodes "
+                                                       "(1-98; 0: the ordinary scheduler)"))
     return LaunchDescription([*arguments, OpaqueFunction(function=nodes)])
 
 

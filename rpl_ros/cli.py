@@ -66,7 +66,8 @@ def cmd_launch(args) -> int:
     except ValueError as error:
         print(f"rpl-ros launch: {error}", file=sys.stderr)
         return 2
-    status, summary = run_graph(graph, args.domain_id, args.timeout, compose, args.executor)
+    status, summary = run_graph(graph, args.domain_id, args.timeout, compose, args.executor,
+                                rt_priority=args.rt_priority)
     if summary is None:
         print("rpl-ros launch: the graph stopped before it finished a run", file=sys.stderr)
         return status or 1
@@ -158,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "base_controller residual_policy arbitration: the controllers together, the arm apart")
     launch.add_argument("--executor", choices=EXECUTORS, default=DEFAULT_EXECUTOR,
                         help="the executor every node spins on (default: %(default)s)")
+    launch.add_argument("--rt-priority", type=int, default=0, choices=range(0, 99), metavar="1-98",
+                        help="run the control path's node processes (not the recorder's or trainer's) under the "
+                             "real-time SCHED_FIFO policy at this priority: ordinary processes on the machine then "
+                             "no longer delay a control cycle (bench/graph_levers.py). Needs root, CAP_SYS_NICE or "
+                             "an rtprio limit; default 0: the ordinary scheduler")
     launch.add_argument("--no-check", action="store_true", help="skip the zero-residual == base check")
     launch.set_defaults(func=cmd_launch)
     from rpl_ros.learn.config import add_arguments  # torch-free: only the learner's settings

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from rpl_ros.bringup import DEFAULT_EXECUTOR, MAIN_NODE, Graph, ros_environment
+from rpl_ros.bringup import DEFAULT_EXECUTOR, MAIN_NODE, OFF_CONTROL_PATH, Graph, ros_environment
 from rpl_ros.core.episodes import RunSummary
 
 STOP_GRACE_S = 5.0
@@ -39,20 +39,22 @@ def check_composition(graph: Graph, compose: Sequence[str]):
                          f"share a process")
 
 
-def process_commands(graph: Graph, params_file: Path, compose: Sequence[str],
-                     process_options: Sequence[str]) -> Dict[str, List[str]]:
+def process_commands(graph: Graph, params_file: Path, compose: Sequence[str], process_options: Sequence[str],
+                     control_options: Sequence[str] = ()) -> Dict[str, List[str]]:
     """One process a node, except the nodes named in ``compose``: those share one process (rpl_ros.nodes.compose).
     Processes are keyed by name; the composed one takes the main node's when it holds it (run_graph watches the
     main node's process to know when the run is over), else its nodes' names joined by '+'.
-    ``process_options`` are rpl_ros.nodes.common.process_parser's."""
+    ``process_options`` are rpl_ros.nodes.common.process_parser's, for every process; ``control_options`` too,
+    for the processes on the control path only (not OFF_CONTROL_PATH's)."""
     check_composition(graph, compose)
-    commands = {n.name: node_command(n.executable, n.name, params_file, process_options)
+    commands = {n.name: node_command(n.executable, n.name, params_file, [
+                    *process_options, *([] if n.executable in OFF_CONTROL_PATH else control_options)])
                 for n in graph.nodes if n.name not in compose}
     composed = [n for n in graph.nodes if n.name in compose]
     if composed:
         name = MAIN_NODE if MAIN_NODE in compose else "+".join(n.name for n in composed)
         commands[name] = [sys.executable, "-m", "rpl_ros.nodes.compose", *(n.executable for n in composed),
-                          *process_options, "--ros-args", "--params-file", str(params_file)]
+                          *process_options, *control_options, "--ros-args", "--params-file", str(params_file)]
     return commands
 
 
@@ -71,13 +73,14 @@ def stop(processes: Dict[str, subprocess.Popen]):
 
 
 def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None, compose: Sequence[str] = (),
-              executor: str = DEFAULT_EXECUTOR, gc_freeze: bool = True,
+              executor: str = DEFAULT_EXECUTOR, gc_freeze: bool = True, rt_priority: int = 0,
               environment: Optional[Dict[str, str]] = None) -> Tuple[int, Optional[RunSummary]]:
     """Start every node of ``graph``, wait for the main node to finish, stop the rest.
 
     ``compose`` names nodes to run in one process (rpl_ros.nodes.compose, like a component container), the
     others each in its own; ``executor`` is the nodes' executor;
     ``gc_freeze=False`` leaves the objects made at startup to the garbage collector (bench/gc_pauses.py);
+    ``rt_priority`` > 0 runs the control path's processes under SCHED_FIFO at that priority (--rt-priority);
     ``environment``: variables set for the node processes beside ours (benchmarks' levers, hooks).
     Returns (exit status, the main node's summary). The status is 0 when the main node finished its run,
     130 on Ctrl-C/SIGTERM, and otherwise that of the first node that failed.
@@ -98,7 +101,9 @@ def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None, c
         status, started = 0, time.monotonic()
         try:
             process_options = ["--executor", executor] + ([] if gc_freeze else ["--no-gc-freeze"])
-            for name, command in process_commands(graph, params_file, compose, process_options).items():
+            control_options = ["--rt-priority", str(rt_priority)] if rt_priority else []
+            for name, command in process_commands(graph, params_file, compose, process_options,
+                                                  control_options).items():
                 # Own session: a terminal's Ctrl-C reaches the runner only, which stops the nodes in order.
                 processes[name] = subprocess.Popen(command, env=env, start_new_session=True)
             while not interrupted:

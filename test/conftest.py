@@ -36,12 +36,12 @@ def ros_context(domain_id):
 
 @pytest.fixture
 def processes():
-    """Start node processes with ``processes.start(args)``; all are stopped (SIGINT, then SIGKILL) at teardown,
-    whether the test passed or not."""
+    """Start Python processes with ``processes.start(args)`` (``prefix``: a command that runs the interpreter, e.g.
+    setpriv); all are stopped (SIGINT, then SIGKILL) at teardown, whether the test passed or not."""
 
     class Processes(list):
-        def start(self, args, **kwargs):
-            process = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        def start(self, args, prefix=(), **kwargs):
+            process = subprocess.Popen([*prefix, sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                        text=True, start_new_session=True, **kwargs)
             self.append(process)
             return process

@@ -85,3 +85,13 @@ def test_composition_puts_the_named_nodes_in_one_process_and_refuses_what_it_can
         process_commands(graph, tmp_path / "p.yaml", ["arbitrator"], [])
     with pytest.raises(ValueError, match="their executable's name"):  # the Panda's bridge runs panda_bridge
         process_commands(load_graph("panda_push_sim"), tmp_path / "p.yaml", ["mujoco_bridge"], [])
+
+
+def test_only_the_control_path_gets_the_real_time_options(tmp_path):
+    from rpl_ros.runner import process_commands
+
+    graph = load_graph("slippery_push_live")
+    commands = process_commands(graph, tmp_path / "p.yaml", [], ["--executor", "events"], ["--rt-priority", "50"])
+    real_time = sorted(name for name, command in commands.items() if "--rt-priority" in command)
+    assert real_time == ["arbitration", "base_controller", "mujoco_bridge", "residual_policy"]
+    assert all("--executor" in command for command in commands.values())

@@ -1,8 +1,11 @@
 """The push_sim graph as separate node processes over real DDS (localhost discovery, own domain per test)."""
+import json
 import os
 import signal
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from rpl_ros.core.episodes import run_in_process
 from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.residual import ResidualModel, build_mlp_onnx
 from rpl_ros.core.tasks import TASKS
+from rpl_ros.nodes.common import real_time_scheduling
 from rpl_ros.runner import run_graph
 
 CODEC = ObservationCodec(TASKS["push"].observation_sizes)
@@ -49,27 +53,65 @@ def test_composed_nodes_and_either_executor_apply_the_same_actions(domain_id, co
     assert [e.actions_sha256 for e in summary.episodes] == [e.actions_sha256 for e in reference]
 
 
-# A node process that reports what the garbage collector holds frozen once its nodes are up and it is spinning.
-FREEZE_PROBE = """
-import gc, sys
-from rclpy.node import Node
+# A residual node's process reporting, once the node is up and spinning, how many objects the garbage collector
+# holds frozen and the scheduling policy of its threads: the main one, the middleware's, the model loader's.
+PROCESS_PROBE = """
+import gc, json, os
 from rpl_ros.nodes.common import parse_process_options, process_parser, run_nodes
-frozen = []
-run_nodes([lambda: Node("gc_probe")], parse_process_options(process_parser()),
-          finished=lambda node: frozen.append(gc.get_freeze_count()) or True)
-print("frozen objects:", frozen[0])
+from rpl_ros.nodes.residual_policy import ResidualPolicy
+report = {}
+def spinning(node):
+    threads = {tid: open(f"/proc/self/task/{tid}/comm").read().strip() for tid in os.listdir("/proc/self/task")}
+    report.update(frozen=gc.get_freeze_count(), main=os.sched_getscheduler(0),
+                  dds=[os.sched_getscheduler(int(t)) for t, name in threads.items() if name.startswith("dds.")],
+                  loader=node.loader.submit(os.sched_getscheduler, 0).result())
+    return True
+run_nodes([ResidualPolicy], parse_process_options(process_parser()), finished=spinning)
+print("report:", json.dumps(report))
 """
+
+
+def probe_node_process(processes, *options, prefix=()):
+    probe = processes.start(["-c", PROCESS_PROBE, *options], prefix=prefix)
+    output, _ = probe.communicate(timeout=60)
+    assert probe.returncode == 0, output
+    return json.loads(output.split("report:")[1]), output
 
 
 @pytest.mark.parametrize("options, frozen", [((), True), (("--no-gc-freeze",), False)])
 def test_node_processes_freeze_their_startup_objects_before_spinning(domain_id, processes, options, frozen):
     """Startup's objects (rclpy, numpy, the nodes) go out of the collector's reach before the loop spins, so its
     passes mid-cycle scan only what the loop made; bench/gc_pauses.py measures what this gives."""
-    probe = processes.start(["-c", FREEZE_PROBE, *options])
-    output, _ = probe.communicate(timeout=60)
-    assert probe.returncode == 0, output
-    count = int(output.split("frozen objects:")[1])
-    assert (count > 10_000) if frozen else (count == 0), output
+    report, output = probe_node_process(processes, *options)
+    assert (report["frozen"] > 10_000) if frozen else (report["frozen"] == 0), output
+
+
+def real_time_allowed() -> bool:
+    """Whether this machine lets us use SCHED_FIFO (tried on a throwaway thread: a policy is per thread)."""
+    refused = []
+    attempt = threading.Thread(target=lambda: refused.append(real_time_scheduling(1)))
+    attempt.start()
+    attempt.join()
+    return refused[0] is None
+
+
+@pytest.mark.skipif(not real_time_allowed(), reason="SCHED_FIFO needs root, CAP_SYS_NICE or an rtprio limit")
+def test_rt_priority_puts_the_control_thread_and_the_middleware_under_sched_fifo_but_not_the_model_loader(
+        domain_id, processes):
+    report, output = probe_node_process(processes, "--rt-priority", "10")
+    assert report["main"] == os.SCHED_FIFO and report["dds"] and set(report["dds"]) == {os.SCHED_FIFO}, output
+    assert report["loader"] == os.SCHED_OTHER, output  # a model load never competes with an observation
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="needs setpriv to drop CAP_SYS_NICE")
+def test_a_refused_rt_priority_is_logged_and_the_node_runs_as_usual(domain_id, processes):
+    # Root may always use SCHED_FIFO: run the probe without the capability that allows it.
+    prefix = ("setpriv", "--bounding-set", "-sys_nice") if os.geteuid() == 0 else ()
+    if not prefix and real_time_allowed():
+        pytest.skip("this user may use SCHED_FIFO (an rtprio limit) and cannot be made to lose it here")
+    report, output = probe_node_process(processes, "--rt-priority", "10", prefix=prefix)
+    assert "SCHED_FIFO priority 10 refused" in output
+    assert report["main"] == os.SCHED_OTHER and set(report["dds"]) == {os.SCHED_OTHER}, output
 
 
 def constant_residual(tmp_path: Path, dx: float) -> Path:

@@ -137,14 +137,19 @@ def parameters(node: Node, defaults: Dict[str, object]) -> Dict[str, object]:
 
 def process_parser() -> argparse.ArgumentParser:
     """The options of a node process itself, given before ``--ros-args``: which executor spins its nodes, which
-    CPUs it may run on, whether its startup objects are frozen out of the garbage collector's reach
-    (``ros2 run rpl_ros arbitration --executor events --cpus 1 --no-gc-freeze``)."""
+    CPUs it may run on, its real-time priority, whether its startup objects are frozen out of the garbage
+    collector's reach (``ros2 run rpl_ros arbitration --executor events --cpus 1 --rt-priority 50``)."""
     parser = argparse.ArgumentParser(description="An rpl_ros node process; its settings are ROS parameters "
                                                  "(--ros-args -p name:=value or --params-file FILE).")
     parser.add_argument("--executor", choices=EXECUTORS, default=DEFAULT_EXECUTOR,
                         help="events: rclpy's EventsExecutor (lower latency, bench/graph_levers.py); "
                              "single: rclpy's SingleThreadedExecutor")
     parser.add_argument("--cpus", type=int, nargs="+", help="pin the process to these CPUs (sched_setaffinity)")
+    parser.add_argument("--rt-priority", type=int, default=0, choices=range(0, 99), metavar="1-98",
+                        help="run the process under the real-time SCHED_FIFO policy at this priority, as "
+                             "ros2_control's controller_manager does, so that no ordinary process on the machine "
+                             "delays a control cycle (needs root, CAP_SYS_NICE or an rtprio limit; without it the "
+                             "node warns and runs as usual). Default 0: the ordinary scheduler")
     parser.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
                         help="do not move the objects made at startup out of the garbage collector's reach "
                              "(gc.freeze; bench/gc_pauses.py measures what it gives)")
@@ -153,6 +158,23 @@ def process_parser() -> argparse.ArgumentParser:
 
 def parse_process_options(parser: argparse.ArgumentParser, args=None) -> argparse.Namespace:
     return parser.parse_args(remove_ros_args(list(sys.argv if args is None else args))[1:])
+
+
+def real_time_scheduling(priority: int) -> Optional[str]:
+    """Put this thread under SCHED_FIFO at ``priority``. Called before rclpy starts the middleware, so every thread
+    made later (the DDS threads, the executor's) inherits it. Returns why the system refused, or None."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        return None
+    except OSError as error:
+        return error.strerror
+
+
+def ordinary_scheduling():
+    """Return the calling thread to the ordinary scheduler: for threads off the control path (a model loader)
+    that must not compete, at real-time priority, with the thread that answers observations."""
+    if os.sched_getscheduler(0) != os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callable[[Node], bool]] = None) -> int:
@@ -169,6 +191,7 @@ def run_nodes(makers: Sequence[Callable[[], Node]], options: argparse.Namespace,
     """
     if options.cpus:
         os.sched_setaffinity(0, options.cpus)
+    refused = real_time_scheduling(options.rt_priority) if options.rt_priority else None
     # Our own SIGINT/SIGTERM handling (not rclpy's, which shuts the context down at once), so a node can still
     # publish in before_exit(). The handler only asks the loop to stop: an exception raised wherever the signal
     # lands would break off a callback mid-way (a simulation step, a model swap) and the executor would log it.
@@ -176,6 +199,10 @@ def run_nodes(makers: Sequence[Callable[[], Node]], options: argparse.Namespace,
     stop_requested = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda received, frame: stop_requested.append(received))
+    if refused:
+        rclpy.logging.get_logger("rpl_ros").warning(
+            f"SCHED_FIFO priority {options.rt_priority} refused ({refused}); running with the ordinary scheduler. "
+            f"Grant it with an rtprio limit (/etc/security/limits.conf) or CAP_SYS_NICE")
     nodes = []
     if options.gc_freeze:
         # The full collection that clears the imports' garbage runs now, before the nodes exist: once their
