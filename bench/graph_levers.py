@@ -121,23 +121,26 @@ def main():
 
 def measure(args):
     latencies = {name: [] for name in VARIANTS}
-    missed = {name: [0, 0] for name in VARIANTS}
+    missed = {name: [0, 0, 0] for name in VARIANTS}  # missed cycles, of them answered late, cycles
     for round_ in range(args.rounds):
         for i, (name, variant) in enumerate(VARIANTS.items()):
             summary = run_variant(args.rate, args.episodes, variant, domain_id=150 + (os.getpid() + i) % 50)
             latencies[name].append(summary.latency_ms)
             missed[name][0] += summary.missed_cycles
-            missed[name][1] += sum(e.steps for e in summary.episodes)
+            missed[name][1] += summary.late_answers
+            missed[name][2] += sum(e.steps for e in summary.episodes)
             print(f"round {round_ + 1}/{args.rounds}: {name} done", flush=True)
     print(f"\npush_sim, realtime {args.rate:.0f} Hz, {args.rounds} x {args.episodes} episodes per variant "
           f"(medians over rounds of each run's p50/p99/max), {args.load} busy processes beside")
-    print(f"{'variant':40} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'missed':>8} {'p50 ratio':>10} {'p99 ratio':>10}")
+    print(f"{'variant':40} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'missed':>8} {'late/missed':>12} {'p50 ratio':>10} "
+          f"{'p99 ratio':>10}")
     first = None
     for name in VARIANTS:
         lat = {k: float(np.median([run[k] for run in latencies[name]])) for k in ("p50", "p99", "max")}
         first = first or lat
-        share = 100 * missed[name][0] / max(missed[name][1], 1)
-        print(f"{name:40} {lat['p50']:7.2f} {lat['p99']:7.2f} {lat['max']:7.2f} {share:7.2f}% "
+        cycles, late = missed[name][0], missed[name][1]
+        share = 100 * cycles / max(missed[name][2], 1)
+        print(f"{name:40} {lat['p50']:7.2f} {lat['p99']:7.2f} {lat['max']:7.2f} {share:7.2f}% {late:>6}/{cycles:<5}"
               f"{lat['p50'] / first['p50']:10.2f} {lat['p99'] / first['p99']:10.2f}")
 
 

@@ -173,7 +173,7 @@ def main():
     steps = sum(e.steps for e in summary.episodes)
     lat = summary.latency_ms
     print(f"graph: realtime {args.rate:.0f} Hz, achieved {summary.control_rate_hz:.1f} steps/s, {steps} steps, "
-          f"{summary.missed_cycles} missed cycles; observation->action p50 {lat['p50']:.2f} ms, "
+          f"{summary.missed_text}; observation->action p50 {lat['p50']:.2f} ms, "
           f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms")
     # Late cycles as the observer process sees them: an observation whose action came after one control period, or
     # never. Counted near swaps and elsewhere, because the whole-run count above also holds what the machine's load does.

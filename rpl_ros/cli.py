@@ -26,7 +26,7 @@ def print_summary(summary):
           f"({sum(e.success for e in summary.episodes)}/{len(summary.episodes)}), "
           f"control rate {summary.control_rate_hz:.1f} steps/s, observation->action latency "
           f"p50 {lat.get('p50', float('nan')):.2f} ms, p99 {lat.get('p99', float('nan')):.2f} ms, "
-          f"missed cycles {summary.missed_cycles}")
+          f"{summary.missed_text}")
 
 
 def check_against_base(graph, summary) -> bool:

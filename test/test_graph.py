@@ -214,6 +214,39 @@ def test_the_first_observation_waits_until_its_subscribers_have_been_there_disco
         rclpy.try_shutdown()
 
 
+def test_a_realtime_cycle_closed_without_its_answer_is_missed_and_its_answer_counts_as_late(domain_id):
+    import rclpy
+    from builtin_interfaces.msg import Time
+
+    from rpl_ros.nodes.common import joint_state
+    from rpl_ros.nodes.mujoco_bridge import MujocoBridge
+
+    rclpy.init(args=["--ros-args", "-p", "mode:=realtime"], domain_id=domain_id)
+    try:
+        bridge = MujocoBridge()
+        action_names = bridge.spec.action_names
+
+        def answer(key):
+            stamp = Time(sec=key // 1_000_000_000, nanosec=key % 1_000_000_000)
+            bridge.on_action(joint_state(stamp, action_names, np.zeros(len(action_names))))
+
+        bridge.publish_observation()
+        answer(bridge.pending_key)
+        bridge.realtime_cycle()  # answered in time: steps, observes again
+        unanswered = bridge.pending_key
+        bridge.realtime_cycle()  # closes without an answer: missed
+        answer(unanswered)  # the answer comes, after its cycle
+        answer(unanswered)  # (a duplicate counts once)
+        answer(bridge.pending_key)
+        bridge.realtime_cycle()
+        summary = bridge.summary()
+        assert (summary.missed_cycles, summary.late_answers, bridge.steps) == (1, 1, 3)
+        assert summary.missed_text == "missed cycles 1 (1 answered late, 0 never)"
+        bridge.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+
+
 def node_outputs(process) -> str:
     process.send_signal(signal.SIGINT)
     return process.communicate(timeout=10)[0]

@@ -90,6 +90,16 @@ class RunSummary:
     wall_clock: Tuple[float, float] = (0.0, 0.0)
     """time.time() when the first observation went out and when the run ended: to line other processes' logs up
     with the run"""
+    late_answers: Optional[int] = None
+    """of the missed cycles, those whose answer came after the cycle closed (the others' never came); None where
+    answers carry no stamp to tell (the Panda's ros2_control commands)"""
+
+    @property
+    def missed_text(self) -> str:
+        if self.late_answers is None:
+            return f"missed cycles {self.missed_cycles}"
+        return (f"missed cycles {self.missed_cycles} ({self.late_answers} answered late, "
+                f"{self.missed_cycles - self.late_answers} never)")
 
     @property
     def success_rate(self) -> float:

@@ -46,6 +46,7 @@ class EpisodeBridge(Node):
         self.pending_key, self.sent_at, self.answered = None, 0.0, False
         self.subscribers_since = None  # when the observation's subscribers were first all there
         self.latencies, self.missed, self.steps, self.started = [], 0, 0, None
+        self.late_answers: Optional[int] = None  # of the missed cycles, those answered after they closed, if known
         self.first_observation_at = None  # time.time(), for RunSummary.wall_clock
         self.rate, self.last_problem = RateMeter(), ""
         Diagnostics(self, self.status)
@@ -104,14 +105,14 @@ class EpisodeBridge(Node):
         elapsed = time.monotonic() - (self.started or time.monotonic())
         return RunSummary(self.p["task"], self.p["mode"], self.sim.results, self.steps / max(elapsed, 1e-9),
                           latency_percentiles(self.latencies), self.missed,
-                          (self.first_observation_at or time.time(), time.time()))
+                          (self.first_observation_at or time.time(), time.time()), self.late_answers)
 
     def finish(self):
         summary = self.summary()
         self.get_logger().info(
             f"done: success {summary.success_rate:.2f} over {len(summary.episodes)} episodes, "
             f"{summary.control_rate_hz:.0f} steps/s, latency p50 {summary.latency_ms.get('p50', 0):.2f} ms "
-            f"p99 {summary.latency_ms.get('p99', 0):.2f} ms, missed cycles {summary.missed_cycles}")
+            f"p99 {summary.latency_ms.get('p99', 0):.2f} ms, {summary.missed_text}")
         if self.p["summary_path"]:
             Path(self.p["summary_path"]).write_text(summary.to_json())
         self.sim.close()

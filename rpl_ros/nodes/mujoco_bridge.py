@@ -3,7 +3,8 @@
 ``lockstep``: observation k waits for the action answering it (matched on the stamp), then the simulation
 steps; deterministic, as fast as the graph answers; an unanswered observation is re-sent every
 ``resend_period`` s. ``realtime``: steps at ``control_rate`` Hz whatever arrived, like a real arm; a cycle
-without a fresh action holds still and counts as missed.
+without a fresh action holds still and counts as missed, and an answer that comes after its cycle closed counts as
+late (the summary tells late answers from lost ones).
 After ``episodes`` episodes it writes a summary (success, return, rate, latency) and exits (see episode_bridge).
 """
 import sys
@@ -25,6 +26,7 @@ class MujocoBridge(EpisodeBridge):
                                            "resend_period": 0.2}, MODES)
         self.hold = np.zeros(len(self.spec.action_names))
         self.answer = None
+        self.late_answers, self.closed_unanswered = 0, None  # the observation whose cycle closed without an answer
         control_subscription(self, JointState, ACTION, self.on_action)
         if self.p["mode"] == "lockstep":
             self.create_timer(self.p["resend_period"], self.resend_if_unanswered)
@@ -36,6 +38,9 @@ class MujocoBridge(EpisodeBridge):
         super().publish_observation()
 
     def on_action(self, msg: JointState):
+        if stamp_key(msg.header.stamp) == self.closed_unanswered:
+            self.late_answers += 1
+            self.closed_unanswered = None
         if stamp_key(msg.header.stamp) != self.pending_key or self.answer is not None:
             return  # an answer to an observation that is no longer current
         try:
@@ -61,6 +66,7 @@ class MujocoBridge(EpisodeBridge):
             return
         if self.answer is None:
             self.missed += 1
+            self.closed_unanswered = self.pending_key
         self.step(self.hold if self.answer is None else self.answer)
 
 
