@@ -233,15 +233,18 @@ def test_a_realtime_cycle_closed_without_its_answer_is_missed_and_its_answer_cou
         bridge.publish_observation()
         answer(bridge.pending_key)
         bridge.realtime_cycle()  # answered in time: steps, observes again
-        unanswered = bridge.pending_key
-        bridge.realtime_cycle()  # closes without an answer: missed
-        answer(unanswered)  # the answer comes, after its cycle
-        answer(unanswered)  # (a duplicate counts once)
+        unanswered = []
+        for _ in range(3):  # a stall: three cycles close without their answers
+            unanswered.append(bridge.pending_key)
+            bridge.realtime_cycle()
+        answer(unanswered[0])  # two of the answers come, after their cycles
+        answer(unanswered[2])
+        answer(unanswered[2])  # (a duplicate counts once)
         answer(bridge.pending_key)
         bridge.realtime_cycle()
         summary = bridge.summary()
-        assert (summary.missed_cycles, summary.late_answers, bridge.steps) == (1, 1, 3)
-        assert summary.missed_text == "missed cycles 1 (1 answered late, 0 never)"
+        assert (summary.missed_cycles, summary.late_answers, bridge.steps) == (3, 2, 5)
+        assert summary.missed_text == "missed cycles 3 (2 answered late, 1 never)"
         bridge.destroy_node()
     finally:
         rclpy.try_shutdown()

@@ -18,6 +18,7 @@ from rpl_ros.nodes.common import ACTION, control_subscription, run_node, stamp_k
 from rpl_ros.nodes.episode_bridge import EpisodeBridge
 
 MODES = ("lockstep", "realtime")
+LATE_MEMORY = 100
 
 
 class MujocoBridge(EpisodeBridge):
@@ -26,7 +27,8 @@ class MujocoBridge(EpisodeBridge):
                                            "resend_period": 0.2}, MODES)
         self.hold = np.zeros(len(self.spec.action_names))
         self.answer = None
-        self.late_answers, self.closed_unanswered = 0, None  # the observation whose cycle closed without an answer
+        # the observations of the last LATE_MEMORY missed cycles (a stall misses several in a row), as dict keys
+        self.late_answers, self.closed_unanswered = 0, {}
         control_subscription(self, JointState, ACTION, self.on_action)
         if self.p["mode"] == "lockstep":
             self.create_timer(self.p["resend_period"], self.resend_if_unanswered)
@@ -38,9 +40,8 @@ class MujocoBridge(EpisodeBridge):
         super().publish_observation()
 
     def on_action(self, msg: JointState):
-        if stamp_key(msg.header.stamp) == self.closed_unanswered:
+        if self.closed_unanswered.pop(stamp_key(msg.header.stamp), False):
             self.late_answers += 1
-            self.closed_unanswered = None
         if stamp_key(msg.header.stamp) != self.pending_key or self.answer is not None:
             return  # an answer to an observation that is no longer current
         try:
@@ -66,7 +67,9 @@ class MujocoBridge(EpisodeBridge):
             return
         if self.answer is None:
             self.missed += 1
-            self.closed_unanswered = self.pending_key
+            self.closed_unanswered[self.pending_key] = True
+            if len(self.closed_unanswered) > LATE_MEMORY:
+                del self.closed_unanswered[next(iter(self.closed_unanswered))]
         self.step(self.hold if self.answer is None else self.answer)
 
 
