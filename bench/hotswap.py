@@ -42,8 +42,9 @@ def constant_residual(dx: float, obs_dim: int, act_dim: int) -> bytes:
     return build_mlp_onnx(layers, np.zeros(obs_dim), np.ones(obs_dim))
 
 
-def ros_node(name: str, domain_id: int):
-    """A node of its own DDS participant, on the graph's domain; returns (rclpy, node, executor)."""
+def ros_node(name: str, domain_id: int, joined):
+    """A node of its own DDS participant, on the graph's domain; returns (rclpy, node, executor) and sets
+    ``joined``."""
     os.environ.update(ros_environment(domain_id))
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -53,10 +54,11 @@ def ros_node(name: str, domain_id: int):
     node = rclpy.create_node(name)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
+    joined.set()
     return rclpy, node, executor
 
 
-def push_models(domain_id: int, key_path: Path, args, observing, stop, results):
+def push_models(domain_id: int, key_path: Path, args, joined, observing, stop, results):
     """Once the observer is ``observing`` and the residual node is up, push the models; results gets when each
     was pushed."""
     from std_msgs.msg import String, UInt8MultiArray
@@ -67,7 +69,7 @@ def push_models(domain_id: int, key_path: Path, args, observing, stop, results):
     dims = (ObservationCodec(spec.observation_sizes).policy_input_size, len(spec.action_names))
     models = [constant_residual(0.0, *dims), constant_residual(args.step, *dims)]
     key = load_private_key(key_path)
-    rclpy, node, executor = ros_node("hotswap_pusher", domain_id)
+    rclpy, node, executor = ros_node("hotswap_pusher", domain_id, joined)
     started, pushed = [], {}
     node.create_subscription(String, RESIDUAL_MODEL_VERSION, started.append, LATCHED_QOS)
     publisher = node.create_publisher(UInt8MultiArray, RESIDUAL_MODEL, LATCHED_QOS)
@@ -98,7 +100,7 @@ def push_models(domain_id: int, key_path: Path, args, observing, stop, results):
         rclpy.try_shutdown()
 
 
-def observe(domain_id: int, observing, stop, results):
+def observe(domain_id: int, joined, observing, stop, results):
     """Note when each version became active and when each observation, base and applied action arrived;
     ``observing`` is set once the residual node's first version has come (every later one will)."""
     from sensor_msgs.msg import JointState
@@ -106,7 +108,7 @@ def observe(domain_id: int, observing, stop, results):
 
     from rpl_ros.nodes.common import ACTION, BASE_ACTION, CONTROL_QOS, LATCHED_QOS, OBSERVATION, RESIDUAL_MODEL_VERSION
 
-    rclpy, node, executor = ros_node("hotswap_observer", domain_id)
+    rclpy, node, executor = ros_node("hotswap_observer", domain_id, joined)
     seen = {"active": {}, "applied": {}, "base": {}, "observed": {}}
 
     def keep(into):
@@ -148,10 +150,16 @@ def main():
         # what it counts late is the graph's lateness, not its own.
         spawn = multiprocessing.get_context("spawn")
         observing, stop, pushed_queue, seen_queue = spawn.Event(), spawn.Event(), spawn.Queue(), spawn.Queue()
-        helpers = [spawn.Process(target=observe, args=(domain_id, observing, stop, seen_queue)),
-                   spawn.Process(target=push_models, args=(domain_id, private, args, observing, stop, pushed_queue))]
+        joined = [spawn.Event(), spawn.Event()]
+        helpers = [spawn.Process(target=observe, args=(domain_id, joined[0], observing, stop, seen_queue)),
+                   spawn.Process(target=push_models,
+                                 args=(domain_id, private, args, joined[1], observing, stop, pushed_queue))]
         for helper in helpers:
             helper.start()
+        # The graph starts once both helpers' participants are on the domain: a participant that joins a running
+        # graph can stall it for a third of a second (bench/participant_join.py), which is not what this measures.
+        for event in joined:
+            event.wait(60)
         try:
             status, summary = run_graph(graph, domain_id, rt_priority=args.rt_priority)  # main process: it installs signal handlers
         finally:
