@@ -12,7 +12,7 @@ process of its own measures:
   (applied - base, paired by stamp), its largest per-cycle change within ``--window`` s of a swap's
   announcement, against ``--step`` (what the two residuals differ by: the jump there should be).
   Run with ``--swaps 0`` for the missed cycles of the same graph without swaps, and with ``--rt-priority 50`` to
-  run the graph's nodes under SCHED_FIFO (the residual node's model loader stays on the ordinary scheduler).
+  run the graph's nodes under SCHED_FIFO.
 
     nice -n 10 python bench/hotswap.py [--swaps 100] [--rate 100] [--interval 0.2] [--rt-priority 50]
 """

@@ -96,11 +96,13 @@ def real_time_allowed() -> bool:
 
 
 @pytest.mark.skipif(not real_time_allowed(), reason="SCHED_FIFO needs root, CAP_SYS_NICE or an rtprio limit")
-def test_rt_priority_puts_the_control_thread_and_the_middleware_under_sched_fifo_but_not_the_model_loader(
+def test_rt_priority_puts_the_control_thread_the_middleware_and_the_model_loader_under_sched_fifo(
         domain_id, processes):
     report, output = probe_node_process(processes, "--rt-priority", "10")
     assert report["main"] == os.SCHED_FIFO and report["dds"] and set(report["dds"]) == {os.SCHED_FIFO}, output
-    assert report["loader"] == os.SCHED_OTHER, output  # a model load never competes with an observation
+    # The loader shares the GIL with the control thread: at a lower priority, preempted while holding it, it would
+    # hold the observations up behind it.
+    assert report["loader"] == os.SCHED_FIFO, output
 
 
 @pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="needs setpriv to drop CAP_SYS_NICE")

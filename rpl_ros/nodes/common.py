@@ -170,13 +170,6 @@ def real_time_scheduling(priority: int) -> Optional[str]:
         return error.strerror
 
 
-def ordinary_scheduling():
-    """Return the calling thread to the ordinary scheduler: for threads off the control path (a model loader)
-    that must not compete, at real-time priority, with the thread that answers observations."""
-    if os.sched_getscheduler(0) != os.SCHED_OTHER:
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-
-
 def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callable[[Node], bool]] = None) -> int:
     """Spin one node until Ctrl-C, launch shutdown, or ``finished(node)``; see ``run_nodes``."""
     return run_nodes([make_node], parse_process_options(process_parser(), args), args, finished)
