@@ -58,7 +58,7 @@ def run(rate: float, episodes: int, gc_freeze: bool, domain_id: int) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_options(parser, episodes=40, rounds=2)
+    add_run_options(parser, rounds=2, episodes=40)
     args = parser.parse_args()
     totals = {True: defaultdict(list), False: defaultdict(list)}
     for round_ in range(args.rounds):

@@ -32,7 +32,7 @@ from rpl_ros.core.residual import build_mlp_onnx
 from rpl_ros.core.tasks import task_spec
 from rpl_ros.runner import run_graph
 
-from realtime import realtime_push_sim
+from realtime import add_rt_priority_option, check_rt_priority, realtime_push_sim
 
 
 def constant_residual(dx: float, obs_dim: int, act_dim: int) -> bytes:
@@ -137,9 +137,10 @@ def main():
     parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (realtime mode)")
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between two pushes")
     parser.add_argument("--step", type=float, default=0.05, help="difference of the two residuals on dx")
-    parser.add_argument("--rt-priority", type=int, default=0, help="SCHED_FIFO priority of the graph's nodes")
+    add_rt_priority_option(parser)
     parser.add_argument("--window", type=float, default=0.05, help="s around a swap to look for the action jump")
     args = parser.parse_args()
+    check_rt_priority(parser, args.rt_priority)
     domain_id = 200 + os.getpid() % 30
     # Episodes enough for the start-up and every push, at 50 steps an episode.
     episodes = int((10.0 + args.swaps * args.interval) * args.rate / 50) + 1
@@ -158,10 +159,11 @@ def main():
             helper.start()
         # The graph starts once both helpers' participants are on the domain: a participant that joins a running
         # graph can stall it for a third of a second (bench/participant_join.py), which is not what this measures.
-        for event in joined:
-            event.wait(60)
         try:
-            status, summary = run_graph(graph, domain_id, rt_priority=args.rt_priority)  # main process: it installs signal handlers
+            if not all(event.wait(60) for event in joined):
+                raise RuntimeError("the observer or the pusher did not join the domain within 60 s")
+            # in the main process: run_graph installs signal handlers
+            status, summary = run_graph(graph, domain_id, rt_priority=args.rt_priority)
         finally:
             stop.set()
             results, pushed = seen_queue.get(timeout=60), pushed_queue.get(timeout=60)
@@ -184,7 +186,8 @@ def main():
           f"{summary.missed_text}; observation->action p50 {lat['p50']:.2f} ms, "
           f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms")
     # Late cycles as the observer process sees them: an observation whose action came after one control period, or
-    # never. Counted near swaps and elsewhere, because the whole-run count above also holds what the machine's load does.
+    # never. Counted near swaps and elsewhere, because the whole-run count above also holds what the machine's load
+    # does.
     observed = results["observed"]
     obs_times = np.array([t for t, _ in observed.values()])
     late = np.array([s not in results["applied"] or results["applied"][s][0] - observed[s][0] > 1 / args.rate

@@ -1,7 +1,8 @@
 """What a participant joining a running graph costs it: push_sim in realtime mode while, every ``--interval``
 seconds, a process joins the graph's DDS domain with one node that subscribes to /rpl/action for a second and
 leaves (what ``ros2 topic echo /rpl/action`` on a running robot does), against the same graph with nobody joining,
-interleaved over ``--rounds``. Missed cycles are the bridge's: a cycle that closed without its action.
+interleaved over ``--rounds``. Missed cycles are the bridge's: a cycle that closed without its action. Only the
+joins that began while the graph was running count.
 
     python bench/participant_join.py [--rate 100] [--joins 6] [--interval 3] [--rounds 2] [--rt-priority 50]
 """
@@ -10,11 +11,13 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from typing import List
 
 from rpl_ros.bringup import ros_environment
 from rpl_ros.runner import run_graph
 
-from realtime import realtime_push_sim
+from realtime import add_rt_priority_option, add_run_options, check_rt_priority, realtime_push_sim
 
 JOINER = """
 import time, rclpy
@@ -30,57 +33,73 @@ while time.monotonic() < end:
 GRAPH_START_S = 6.0  # from starting the node processes to the first cycles, with room on a loaded machine
 
 
-def join_repeatedly(domain_id: int, joins: int, interval: float, stop: threading.Event):
-    if stop.wait(GRAPH_START_S):
-        return
+def join_repeatedly(domain_id: int, joins: int, interval: float, stop: threading.Event, joined_at: List):
+    """Start a joiner every ``interval`` s (on a fixed schedule) after the graph's start-up; note when each began,
+    or the error of one that failed."""
+    next_join = time.monotonic() + GRAPH_START_S
     for _ in range(joins):
-        subprocess.run([sys.executable, "-c", JOINER], env=ros_environment(domain_id), check=True)
-        if stop.wait(interval - 1.0):
+        if stop.wait(max(next_join - time.monotonic(), 0.0)):
             return
+        joined_at.append(time.time())
+        joiner = subprocess.run([sys.executable, "-c", JOINER], env=ros_environment(domain_id),
+                                capture_output=True, text=True)
+        if joiner.returncode != 0:
+            joined_at.append(RuntimeError(f"a joiner failed:\n{joiner.stderr}"))
+            return
+        next_join += interval
 
 
 def run(rate: float, joins: int, interval: float, rt_priority: int, with_joins: bool, domain_id: int):
-    seconds = joins * interval + 2.0
+    """The run's summary, and how many joins began while its graph ran (a run without joins lasts as long)."""
+    seconds = GRAPH_START_S + joins * interval + 2.0  # long enough for every join, if the start-up is quick
     graph = realtime_push_sim(rate, int(seconds * rate / 50) + 1)
-    stop = threading.Event()
-    joiner = threading.Thread(target=join_repeatedly, args=(domain_id, joins if with_joins else 0, interval, stop))
+    stop, joined_at = threading.Event(), []
+    joiner = threading.Thread(target=join_repeatedly, args=(domain_id, joins if with_joins else 0, interval, stop,
+                                                                joined_at))
     joiner.start()
     try:
         status, summary = run_graph(graph, domain_id, rt_priority=rt_priority)
     finally:
         stop.set()
         joiner.join()
+    failed = [e for e in joined_at if isinstance(e, Exception)]
+    if failed:
+        raise failed[0]
     assert status == 0 and summary is not None, f"the graph failed (status {status})"
-    return summary
+    first_observation, end = summary.wall_clock
+    return summary, sum(first_observation <= at <= end for at in joined_at)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz")
-    parser.add_argument("--joins", type=int, default=6, help="participants that join, one after the other")
+    add_run_options(parser, rounds=2)
+    parser.add_argument("--joins", type=int, default=6, help="participants that join a run, one after the other")
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between two joins (each stays 1 s)")
-    parser.add_argument("--rounds", type=int, default=2, help="runs of each variant, interleaved")
-    parser.add_argument("--rt-priority", type=int, default=0, help="SCHED_FIFO priority of the graph's nodes")
+    add_rt_priority_option(parser)
     args = parser.parse_args()
-    totals = {False: [0, 0, 0], True: [0, 0, 0]}  # missed, of them answered late, cycles
+    check_rt_priority(parser, args.rt_priority)
+    if args.joins < 1 or args.rounds < 1 or args.interval < 1.5:
+        parser.error("--joins and --rounds must be at least 1, --interval at least 1.5 s")
+    totals = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}  # missed, of them answered late, cycles, joins
     for round_ in range(args.rounds):
         for with_joins in (False, True):
-            summary = run(args.rate, args.joins, args.interval, args.rt_priority, with_joins,
-                          150 + os.getpid() % 50)
+            summary, joins = run(args.rate, args.joins, args.interval, args.rt_priority, with_joins,
+                                 150 + os.getpid() % 50)
             cycles = sum(e.steps for e in summary.episodes)
-            for i, value in enumerate((summary.missed_cycles, summary.late_answers, cycles)):
+            for i, value in enumerate((summary.missed_cycles, summary.late_answers, cycles, joins)):
                 totals[with_joins][i] += value
-            print(f"round {round_ + 1}/{args.rounds}, {'with' if with_joins else 'without'} joins: "
+            print(f"round {round_ + 1}/{args.rounds}, {joins} joins in the run: "
                   f"{summary.missed_text} of {cycles} cycles; p99 {summary.latency_ms['p99']:.2f} ms", flush=True)
     print(f"\npush_sim, realtime {args.rate:.0f} Hz, SCHED_FIFO priority {args.rt_priority or 'none'}, "
           f"{args.rounds} runs each")
-    for with_joins, label in ((False, "nobody joins"), (True, f"{args.joins} joins a run")):
-        missed, late, cycles = totals[with_joins]
+    for with_joins, label in ((False, "nobody joins"), (True, f"{totals[True][3]} joins in all")):
+        missed, late, cycles, _ = totals[with_joins]
         print(f"  {label:16} missed {missed:5d} of {cycles} cycles ({100 * missed / cycles:.2f} %), "
               f"{late} answered late")
-    joins = args.rounds * args.joins
-    print(f"  per join: {(totals[True][0] - totals[False][0] * totals[True][2] / totals[False][2]) / joins:.1f} "
-          f"missed cycles more than without")
+    (missed, _, cycles, joins), (missed_alone, _, cycles_alone, _) = totals[True], totals[False]
+    if joins:
+        print(f"  per join: {(missed - missed_alone * cycles / cycles_alone) / joins:.1f} missed cycles more than "
+              f"without")
 
 
 if __name__ == "__main__":

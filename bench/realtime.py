@@ -1,8 +1,10 @@
 """What the benches that run push_sim in realtime mode share: the graph at a control rate, and the options that
-size a run."""
+size a run or set the nodes' real-time priority."""
 import argparse
+from typing import Optional
 
 from rpl_ros.bringup import Graph, load_graph
+from rpl_ros.nodes.common import real_time_allowed
 
 
 def realtime_push_sim(rate: float, episodes: int, **overrides) -> Graph:
@@ -12,7 +14,20 @@ def realtime_push_sim(rate: float, episodes: int, **overrides) -> Graph:
                                    "mujoco_bridge.control_rate": float(rate), **overrides})
 
 
-def add_run_options(parser: argparse.ArgumentParser, episodes: int, rounds: int):
+def add_run_options(parser: argparse.ArgumentParser, rounds: int, episodes: Optional[int] = None):
     parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz")
-    parser.add_argument("--episodes", type=int, default=episodes, help="Push episodes (50 cycles each) per run")
     parser.add_argument("--rounds", type=int, default=rounds, help="runs of every variant, interleaved")
+    if episodes is not None:
+        parser.add_argument("--episodes", type=int, default=episodes, help="Push episodes (50 cycles each) per run")
+
+
+def add_rt_priority_option(parser: argparse.ArgumentParser):
+    parser.add_argument("--rt-priority", type=int, default=0, choices=range(0, 99), metavar="0-98",
+                        help="SCHED_FIFO priority of the graph's control-path nodes (0: the ordinary scheduler)")
+
+
+def check_rt_priority(parser: argparse.ArgumentParser, priority: int):
+    """A bench that asks for real-time priority stops here when it would not get it (the nodes would only warn)."""
+    if priority and not real_time_allowed(priority):
+        parser.error(f"SCHED_FIFO priority {priority} is not allowed here (needs root, CAP_SYS_NICE or an rtprio "
+                     f"limit)")

@@ -33,6 +33,10 @@ class NodeSpec:
     executable: str
     parameters: Dict[str, object]
 
+    @property
+    def on_control_path(self) -> bool:
+        return self.executable not in OFF_CONTROL_PATH
+
 
 @dataclass
 class Graph:
@@ -131,8 +135,8 @@ def launch_description(graph: str):
         return [
             Node(package=PACKAGE, executable=spec.executable, name=spec.name, parameters=[spec.parameters],
                  arguments=["--executor", LaunchConfiguration("executor"),
-                            *([] if spec.executable in OFF_CONTROL_PATH
-                              else ["--rt-priority", LaunchConfiguration("rt_priority")])], output="screen",
+                            *(["--rt-priority", LaunchConfiguration("rt_priority")] if spec.on_control_path
+                              else [])], output="screen",
                  on_exit=Shutdown() if spec.name == MAIN_NODE else None)
             for spec in load_graph(graph, overrides).nodes
         ]

@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     launch.add_argument("--rt-priority", type=int, default=0, choices=range(0, 99), metavar="1-98",
                         help="run the control path's node processes (not the recorder's or trainer's) under the "
                              "real-time SCHED_FIFO policy at this priority: ordinary processes on the machine then "
-                             "no longer delay a control cycle (bench/graph_levers.py). Needs root, CAP_SYS_NICE or "
+                             "no longer preempt them (bench/graph_levers.py). Needs root, CAP_SYS_NICE or "
                              "an rtprio limit; default 0: the ordinary scheduler")
     launch.add_argument("--no-check", action="store_true", help="skip the zero-residual == base check")
     launch.set_defaults(func=cmd_launch)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from rpl_ros.bringup import DEFAULT_EXECUTOR, MAIN_NODE, OFF_CONTROL_PATH, Graph, ros_environment
+from rpl_ros.bringup import DEFAULT_EXECUTOR, MAIN_NODE, Graph, ros_environment
 from rpl_ros.core.episodes import RunSummary
 
 STOP_GRACE_S = 5.0
@@ -45,16 +45,17 @@ def process_commands(graph: Graph, params_file: Path, compose: Sequence[str], pr
     Processes are keyed by name; the composed one takes the main node's when it holds it (run_graph watches the
     main node's process to know when the run is over), else its nodes' names joined by '+'.
     ``process_options`` are rpl_ros.nodes.common.process_parser's, for every process; ``control_options`` too,
-    for the processes on the control path only (not OFF_CONTROL_PATH's)."""
+    for the processes whose nodes are all on the control path (NodeSpec.on_control_path)."""
     check_composition(graph, compose)
     commands = {n.name: node_command(n.executable, n.name, params_file, [
-                    *process_options, *([] if n.executable in OFF_CONTROL_PATH else control_options)])
+                    *process_options, *(control_options if n.on_control_path else [])])
                 for n in graph.nodes if n.name not in compose}
     composed = [n for n in graph.nodes if n.name in compose]
     if composed:
         name = MAIN_NODE if MAIN_NODE in compose else "+".join(n.name for n in composed)
+        control = control_options if all(n.on_control_path for n in composed) else []
         commands[name] = [sys.executable, "-m", "rpl_ros.nodes.compose", *(n.executable for n in composed),
-                          *process_options, *control_options, "--ros-args", "--params-file", str(params_file)]
+                          *process_options, *control, "--ros-args", "--params-file", str(params_file)]
     return commands
 
 

@@ -95,3 +95,6 @@ def test_only_the_control_path_gets_the_real_time_options(tmp_path):
     real_time = sorted(name for name, command in commands.items() if "--rt-priority" in command)
     assert real_time == ["arbitration", "base_controller", "mujoco_bridge", "residual_policy"]
     assert all("--executor" in command for command in commands.values())
+    # a process holding the recorder with control nodes is not real-time either
+    composed = process_commands(graph, tmp_path / "p.yaml", ["mujoco_bridge", "recorder"], [], ["--rt-priority", "50"])
+    assert "--rt-priority" not in composed["mujoco_bridge"] and "--rt-priority" in composed["arbitration"]

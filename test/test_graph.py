@@ -1,11 +1,11 @@
 """The push_sim graph as separate node processes over real DDS (localhost discovery, own domain per test)."""
 import json
 import os
+import resource
 import signal
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from rpl_ros.core.episodes import run_in_process
 from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.residual import ResidualModel, build_mlp_onnx
 from rpl_ros.core.tasks import TASKS
-from rpl_ros.nodes.common import real_time_scheduling
+from rpl_ros.nodes.common import real_time_allowed
 from rpl_ros.runner import run_graph
 
 CODEC = ObservationCodec(TASKS["push"].observation_sizes)
@@ -71,8 +71,8 @@ print("report:", json.dumps(report))
 """
 
 
-def probe_node_process(processes, *options, prefix=()):
-    probe = processes.start(["-c", PROCESS_PROBE, *options], prefix=prefix)
+def probe_node_process(processes, *options, **start):
+    probe = processes.start(["-c", PROCESS_PROBE, *options], **start)
     output, _ = probe.communicate(timeout=60)
     assert probe.returncode == 0, output
     return json.loads(output.split("report:")[1]), output
@@ -86,33 +86,33 @@ def test_node_processes_freeze_their_startup_objects_before_spinning(domain_id, 
     assert (report["frozen"] > 10_000) if frozen else (report["frozen"] == 0), output
 
 
-def real_time_allowed() -> bool:
-    """Whether this machine lets us use SCHED_FIFO (tried on a throwaway thread: a policy is per thread)."""
-    refused = []
-    attempt = threading.Thread(target=lambda: refused.append(real_time_scheduling(1)))
-    attempt.start()
-    attempt.join()
-    return refused[0] is None
+RT_PRIORITY = 10
 
 
-@pytest.mark.skipif(not real_time_allowed(), reason="SCHED_FIFO needs root, CAP_SYS_NICE or an rtprio limit")
+@pytest.mark.skipif(not real_time_allowed(RT_PRIORITY), reason="SCHED_FIFO needs root, CAP_SYS_NICE or an rtprio limit")
 def test_rt_priority_puts_the_control_thread_the_middleware_and_the_model_loader_under_sched_fifo(
         domain_id, processes):
-    report, output = probe_node_process(processes, "--rt-priority", "10")
+    report, output = probe_node_process(processes, "--rt-priority", str(RT_PRIORITY))
     assert report["main"] == os.SCHED_FIFO and report["dds"] and set(report["dds"]) == {os.SCHED_FIFO}, output
     # The loader shares the GIL with the control thread: at a lower priority, preempted while holding it, it would
     # hold the observations up behind it.
     assert report["loader"] == os.SCHED_FIFO, output
 
 
-@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="needs setpriv to drop CAP_SYS_NICE")
+def without_real_time_rights():
+    """For a child process: an rtprio limit of 0, an unprivileged user's default."""
+    resource.setrlimit(resource.RLIMIT_RTPRIO, (0, 0))
+
+
 def test_a_refused_rt_priority_is_logged_and_the_node_runs_as_usual(domain_id, processes):
-    # Root may always use SCHED_FIFO: run the probe without the capability that allows it.
-    prefix = ("setpriv", "--bounding-set", "-sys_nice") if os.geteuid() == 0 else ()
-    if not prefix and real_time_allowed():
-        pytest.skip("this user may use SCHED_FIFO (an rtprio limit) and cannot be made to lose it here")
-    report, output = probe_node_process(processes, "--rt-priority", "10", prefix=prefix)
-    assert "SCHED_FIFO priority 10 refused" in output
+    prefix = ()
+    if os.geteuid() == 0:  # root may always use SCHED_FIFO: run the probe without the capability that allows it
+        prefix = ("setpriv", "--bounding-set", "-sys_nice")
+        if not shutil.which("setpriv") or subprocess.run([*prefix, "true"]).returncode != 0:
+            pytest.skip("cannot take CAP_SYS_NICE away here (needs setpriv and CAP_SETPCAP)")
+    report, output = probe_node_process(processes, "--rt-priority", str(RT_PRIORITY), prefix=prefix,
+                                        preexec_fn=without_real_time_rights)
+    assert f"SCHED_FIFO priority {RT_PRIORITY} refused" in output
     assert report["main"] == os.SCHED_OTHER and set(report["dds"]) == {os.SCHED_OTHER}, output
 
 

@@ -4,6 +4,7 @@ import gc
 import os
 import signal
 import sys
+import threading
 import time
 from typing import Callable, Dict, Optional, Sequence
 
@@ -148,7 +149,7 @@ def process_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rt-priority", type=int, default=0, choices=range(0, 99), metavar="1-98",
                         help="run the process under the real-time SCHED_FIFO policy at this priority, as "
                              "ros2_control's controller_manager does, so that no ordinary process on the machine "
-                             "delays a control cycle (needs root, CAP_SYS_NICE or an rtprio limit; without it the "
+                             "preempts it (needs root, CAP_SYS_NICE or an rtprio limit; without it the "
                              "node warns and runs as usual). Default 0: the ordinary scheduler")
     parser.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
                         help="do not move the objects made at startup out of the garbage collector's reach "
@@ -168,6 +169,16 @@ def real_time_scheduling(priority: int) -> Optional[str]:
         return None
     except OSError as error:
         return error.strerror
+
+
+def real_time_allowed(priority: int) -> bool:
+    """Whether this process may run threads under SCHED_FIFO at ``priority`` (tried on a throwaway thread: a policy
+    is per thread)."""
+    refused = []
+    attempt = threading.Thread(target=lambda: refused.append(real_time_scheduling(priority)))
+    attempt.start()
+    attempt.join()
+    return refused[0] is None
 
 
 def run_node(make_node: Callable[[], Node], args=None, finished: Optional[Callable[[Node], bool]] = None) -> int:

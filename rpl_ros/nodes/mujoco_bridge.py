@@ -27,8 +27,10 @@ class MujocoBridge(EpisodeBridge):
                                            "resend_period": 0.2}, MODES)
         self.hold = np.zeros(len(self.spec.action_names))
         self.answer = None
-        # the observations of the last LATE_MEMORY missed cycles (a stall misses several in a row), as dict keys
-        self.late_answers, self.closed_unanswered = 0, {}
+        # the observations of the last LATE_MEMORY missed cycles (a stall misses several in a row), as dict keys;
+        # lockstep misses no cycle, so there is nothing to tell there
+        self.late_answers = 0 if self.p["mode"] == "realtime" else None
+        self.closed_unanswered = {}
         control_subscription(self, JointState, ACTION, self.on_action)
         if self.p["mode"] == "lockstep":
             self.create_timer(self.p["resend_period"], self.resend_if_unanswered)
