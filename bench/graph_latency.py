@@ -6,7 +6,7 @@ For each rate the graph runs ``--episodes`` Push episodes; the bridge measures, 
 publishing the observation to receiving the action that answers it, and counts cycles with no answer in time
 (missed: the arm held still for that cycle). The floor is timed in this process on the same observations.
 
-    python bench/graph_latency.py [--rates 25 100 500] [--episodes 4]
+    python bench/graph_latency.py [--rates 25 100 500] [--episodes 4] [--rt-priority 50]
 """
 import argparse
 import os
@@ -24,7 +24,7 @@ from rpl_ros.core.residual import ResidualModel, zero_residual_model
 from rpl_ros.core.tasks import task_spec
 from rpl_ros.runner import run_graph
 
-from realtime import realtime_push_sim
+from realtime import add_rt_priority_option, check_rt_priority, realtime_push_sim
 
 
 def in_process_floor_ms(task: str, steps: int = 2000) -> np.ndarray:
@@ -67,7 +67,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", type=float, nargs="+", default=[25, 100, 500])
     parser.add_argument("--episodes", type=int, default=4)
+    add_rt_priority_option(parser)
     args = parser.parse_args()
+    check_rt_priority(parser, args.rt_priority)
     floor = in_process_floor_ms("push")
     print(f"in-process floor (base + residual + sum): p50 {np.percentile(floor, 50):.3f} ms, "
           f"p99 {np.percentile(floor, 99):.3f} ms")
@@ -79,7 +81,7 @@ def main():
         watcher = threading.Thread(target=node_memory, args=(domain_id, memory, stop), daemon=True)
         watcher.start()
         graph = realtime_push_sim(rate, args.episodes)
-        status, summary = run_graph(graph, domain_id)
+        status, summary = run_graph(graph, domain_id, rt_priority=args.rt_priority)
         stop.set()
         watcher.join()
         stop.clear()
