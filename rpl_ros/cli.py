@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS, LAUNCH_ARGUMENTS, load_graph
+from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS, LAUNCH_ARGUMENTS, MAIN_NODE, load_graph
 
 
 def default_domain_id() -> int:
@@ -66,6 +66,9 @@ def cmd_launch(args) -> int:
     except ValueError as error:
         print(f"rpl-ros launch: {error}", file=sys.stderr)
         return 2
+    if args.rt_priority and MAIN_NODE in graph.node_names and graph.node(MAIN_NODE).parameters["mode"] == "lockstep":
+        print("rpl-ros launch: --rt-priority in lockstep mode: the graph steps as fast as it can, and at real-time "
+              "priority takes that core from every other process", file=sys.stderr)
     status, summary = run_graph(graph, args.domain_id, args.timeout, compose, args.executor,
                                 rt_priority=args.rt_priority)
     if summary is None:
