@@ -33,9 +33,10 @@ while time.monotonic() < end:
 GRAPH_START_S = 6.0  # from starting the node processes to the first cycles, with room on a loaded machine
 
 
-def join_repeatedly(domain_id: int, joins: int, interval: float, stop: threading.Event, joined_at: List):
+def join_repeatedly(domain_id: int, joins: int, interval: float, stop: threading.Event, joined_at: List[float],
+                    failures: List[str]):
     """Start a joiner every ``interval`` s (on a fixed schedule) after the graph's start-up; note when each began,
-    or the error of one that failed."""
+    or what a failed one printed."""
     next_join = time.monotonic() + GRAPH_START_S
     for _ in range(joins):
         if stop.wait(max(next_join - time.monotonic(), 0.0)):
@@ -44,7 +45,7 @@ def join_repeatedly(domain_id: int, joins: int, interval: float, stop: threading
         joiner = subprocess.run([sys.executable, "-c", JOINER], env=ros_environment(domain_id),
                                 capture_output=True, text=True)
         if joiner.returncode != 0:
-            joined_at.append(RuntimeError(f"a joiner failed:\n{joiner.stderr}"))
+            failures.append(joiner.stderr)
             return
         next_join += interval
 
@@ -53,18 +54,17 @@ def run(rate: float, joins: int, interval: float, rt_priority: int, with_joins: 
     """The run's summary, and how many joins began while its graph ran (a run without joins lasts as long)."""
     seconds = GRAPH_START_S + joins * interval + 2.0  # long enough for every join, if the start-up is quick
     graph = realtime_push_sim(rate, int(seconds * rate / 50) + 1)
-    stop, joined_at = threading.Event(), []
+    stop, joined_at, failures = threading.Event(), [], []
     joiner = threading.Thread(target=join_repeatedly, args=(domain_id, joins if with_joins else 0, interval, stop,
-                                                                joined_at))
+                                                                joined_at, failures))
     joiner.start()
     try:
         status, summary = run_graph(graph, domain_id, rt_priority=rt_priority)
     finally:
         stop.set()
         joiner.join()
-    failed = [e for e in joined_at if isinstance(e, Exception)]
-    if failed:
-        raise failed[0]
+    if failures:
+        raise RuntimeError(f"a joiner failed:\n{failures[0]}")
     assert status == 0 and summary is not None, f"the graph failed (status {status})"
     first_observation, end = summary.wall_clock
     return summary, sum(first_observation <= at <= end for at in joined_at)

@@ -3,7 +3,7 @@ size a run or set the nodes' real-time priority."""
 import argparse
 from typing import Optional
 
-from rpl_ros.bringup import Graph, load_graph
+from rpl_ros.bringup import RT_PRIORITIES, Graph, load_graph
 from rpl_ros.nodes.common import real_time_allowed
 
 
@@ -22,7 +22,7 @@ def add_run_options(parser: argparse.ArgumentParser, rounds: int, episodes: Opti
 
 
 def add_rt_priority_option(parser: argparse.ArgumentParser):
-    parser.add_argument("--rt-priority", type=int, default=0, choices=range(0, 99), metavar="0-98",
+    parser.add_argument("--rt-priority", type=int, default=0, choices=RT_PRIORITIES, metavar="0-98",
                         help="SCHED_FIFO priority of the graph's control-path nodes (0: the ordinary scheduler)")
 
 

@@ -22,6 +22,8 @@ MAIN_NODE = "mujoco_bridge"  # the graph ends when this node exits
 EXECUTORS = ("events", "single")
 """rclpy's events executor (the default: bench/graph_levers.py) or its SingleThreadedExecutor"""
 DEFAULT_EXECUTOR = EXECUTORS[0]
+RT_PRIORITIES = range(0, 99)
+"""what --rt-priority takes: a SCHED_FIFO priority 1-98, or 0 for the ordinary scheduler"""
 OFF_CONTROL_PATH = ("recorder", "trainer")
 """executables that handle data, not control: never at real-time priority (a trainer there would take a core
 from every other process)"""

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS, LAUNCH_ARGUMENTS, MAIN_NODE, load_graph
+from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS, LAUNCH_ARGUMENTS, MAIN_NODE, RT_PRIORITIES, load_graph
 
 
 def default_domain_id() -> int:
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "base_controller residual_policy arbitration: the controllers together, the arm apart")
     launch.add_argument("--executor", choices=EXECUTORS, default=DEFAULT_EXECUTOR,
                         help="the executor every node spins on (default: %(default)s)")
-    launch.add_argument("--rt-priority", type=int, default=0, choices=range(0, 99), metavar="1-98",
+    launch.add_argument("--rt-priority", type=int, default=0, choices=RT_PRIORITIES, metavar="0-98",
                         help="run the control path's node processes (not the recorder's or trainer's) under the "
                              "real-time SCHED_FIFO policy at this priority: ordinary processes on the machine then "
                              "no longer preempt them (bench/graph_levers.py). Needs root, CAP_SYS_NICE or "

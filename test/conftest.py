@@ -41,8 +41,8 @@ def processes():
 
     class Processes(list):
         def start(self, args, prefix=(), **kwargs):
-            process = subprocess.Popen([*prefix, sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       text=True, start_new_session=True, **kwargs)
+            process = subprocess.Popen([*prefix, sys.executable, *args], stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True, start_new_session=True, **kwargs)
             self.append(process)
             return process
 

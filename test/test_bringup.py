@@ -98,3 +98,15 @@ def test_only_the_control_path_gets_the_real_time_options(tmp_path):
     # a process holding the recorder with control nodes is not real-time either
     composed = process_commands(graph, tmp_path / "p.yaml", ["mujoco_bridge", "recorder"], [], ["--rt-priority", "50"])
     assert "--rt-priority" not in composed["mujoco_bridge"] and "--rt-priority" in composed["arbitration"]
+
+
+@pytest.mark.parametrize("priority", ["99", "-1", "high"])
+def test_an_rt_priority_outside_0_98_is_refused_by_the_launcher_and_by_every_node(priority, capsys):
+    from rpl_ros.nodes.common import process_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["launch", "push_sim", "--rt-priority", priority])
+    with pytest.raises(SystemExit):
+        process_parser().parse_args(["--rt-priority", priority])
+    assert "--rt-priority" in capsys.readouterr().err
+    assert process_parser().parse_args(["--rt-priority", "98"]).rt_priority == 98

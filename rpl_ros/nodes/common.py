@@ -17,7 +17,7 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from rclpy.utilities import remove_ros_args
 
-from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS
+from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS, RT_PRIORITIES
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import JointState
@@ -146,7 +146,7 @@ def process_parser() -> argparse.ArgumentParser:
                         help="events: rclpy's EventsExecutor (lower latency, bench/graph_levers.py); "
                              "single: rclpy's SingleThreadedExecutor")
     parser.add_argument("--cpus", type=int, nargs="+", help="pin the process to these CPUs (sched_setaffinity)")
-    parser.add_argument("--rt-priority", type=int, default=0, choices=range(0, 99), metavar="1-98",
+    parser.add_argument("--rt-priority", type=int, default=0, choices=RT_PRIORITIES, metavar="0-98",
                         help="run the process under the real-time SCHED_FIFO policy at this priority, as "
                              "ros2_control's controller_manager does, so that no ordinary process on the machine "
                              "preempts it (needs root, CAP_SYS_NICE or an rtprio limit; without it the "

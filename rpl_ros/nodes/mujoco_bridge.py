@@ -42,9 +42,10 @@ class MujocoBridge(EpisodeBridge):
         super().publish_observation()
 
     def on_action(self, msg: JointState):
-        if self.closed_unanswered.pop(stamp_key(msg.header.stamp), False):
+        key = stamp_key(msg.header.stamp)
+        if self.closed_unanswered.pop(key, False):
             self.late_answers += 1
-        if stamp_key(msg.header.stamp) != self.pending_key or self.answer is not None:
+        if key != self.pending_key or self.answer is not None:
             return  # an answer to an observation that is no longer current
         try:
             action = check_action(msg.position, len(self.hold))
