@@ -365,3 +365,12 @@ def test_ctrl_c_stops_every_node_cleanly(domain_id):
             launcher.kill()
         for pid in graph_processes(domain_id):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_rt_priority_on_a_lockstep_graph_is_warned_about_and_lockstep_reports_no_late_answers(domain_id):
+    launcher = subprocess.run([sys.executable, "-m", "rpl_ros.cli", "launch", "push_sim", "--episodes", "1",
+                               "--rt-priority", str(RT_PRIORITY), "--domain-id", str(domain_id)],
+                              capture_output=True, text=True, timeout=GRAPH_TIMEOUT_S)
+    assert launcher.returncode == 0, launcher.stdout + launcher.stderr
+    assert "--rt-priority in lockstep mode" in launcher.stderr
+    assert "missed cycles 0\n" in launcher.stdout and "answered late" not in launcher.stdout  # lockstep misses none
