@@ -32,7 +32,7 @@ from rpl_ros.core.residual import build_mlp_onnx
 from rpl_ros.core.tasks import task_spec
 from rpl_ros.runner import run_graph
 
-from realtime import add_rt_priority_option, check_rt_priority, realtime_push_sim
+from realtime import add_rt_priority_option, add_run_options, check_rt_priority, realtime_push_sim
 
 
 def constant_residual(dx: float, obs_dim: int, act_dim: int) -> bytes:
@@ -134,7 +134,7 @@ def observe(domain_id: int, joined, observing, stop, results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--swaps", type=int, default=100)
-    parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (realtime mode)")
+    add_run_options(parser)
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between two pushes")
     parser.add_argument("--step", type=float, default=0.05, help="difference of the two residuals on dx")
     add_rt_priority_option(parser)

@@ -7,6 +7,12 @@ is resumed from its checkpoint, so a larger --steps extends the curves instead o
 alone is evaluated in-process on --base-episodes seeded episodes. Writes bench/results/<task><tag>_curves.csv
 (every evaluation of every run), bench/results/<task><tag>_<metric>.png and prints a summary: success at the end,
 steps and wall-clock to first reach --target, and the ratio of steps scratch / RPL.
+
+runs/ stays on the machine that trained; to add a seed on another machine, train it alone and keep the others'
+rows from the committed CSV:
+
+    python bench/learning_curves.py --task slippery_push --first-seed 2 --seeds 1 --steps 350000 --tag _long \
+        --variants rpl --keep-csv-rows
 """
 import argparse
 import csv
@@ -34,6 +40,10 @@ def run_dir(args, variant: str, seed: int) -> Path:
     return Path(args.runs_dir) / args.task / f"{variant}_s{seed}"
 
 
+def seeds(args) -> range:
+    return range(args.first_seed, args.first_seed + args.seeds)
+
+
 def read_progress(path: Path):
     if not (path / "progress.csv").exists():
         return []
@@ -54,7 +64,7 @@ def train_command(args, variant: str, seed: int):
 
 def run_all(args):
     """Train every (variant, seed) not yet at --steps, at most --jobs at a time."""
-    pending = [(v, s) for s in range(args.seeds) for v in args.variants
+    pending = [(v, s) for s in seeds(args) for v in args.variants
                if max((r["step"] for r in read_progress(run_dir(args, v, s))), default=0) < args.steps]
     running = []
     while pending or running:
@@ -72,6 +82,25 @@ def run_all(args):
             if item[2].poll() is not None:
                 running.remove(item)
                 print(f"done {item[0]} seed {item[1]}: exit {item[2].returncode}", flush=True)
+
+
+def csv_rows(args, curves):
+    """The rows of the existing curves CSV for the (variant, seed) runs that are not in --runs-dir, so that runs
+    trained on another machine stay in the results."""
+    path = RESULTS / f"{args.task}{args.tag}_curves.csv"
+    kept = {}
+    if path.exists():
+        with path.open() as f:
+            for row in csv.DictReader(f):
+                variant, seed = row.pop("variant"), int(row.pop("seed"))
+                if variant in curves and seed not in curves[variant]:
+                    kept.setdefault((variant, seed), []).append({k: float(v) for k, v in row.items()})
+    for (variant, seed), rows in sorted(kept.items()):
+        print(f"kept {variant} seed {seed} from {path.name} ({len(rows)} evaluations, to {rows[-1]['step']:.0f} "
+              f"steps)")
+        curves[variant][seed] = rows
+    for variant in curves:
+        curves[variant] = dict(sorted(curves[variant].items()))
 
 
 def base_alone(args):
@@ -170,7 +199,8 @@ def write_results(args, curves, base_metric):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="push")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds, from --first-seed on")
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--jobs", type=int, default=2, help="training processes at once (one core each)")
@@ -185,12 +215,16 @@ def main():
     parser.add_argument("--tag", default="", help="suffix of the result files, for runs with other settings (e.g. "
                         "_scale03 beside --runs-dir runs/bench_scale03), so they do not overwrite the main ones")
     parser.add_argument("--plot-only", action="store_true", help="summarize the runs there, train nothing")
+    parser.add_argument("--keep-csv-rows", action="store_true", help="keep the rows of the existing curves CSV "
+                        "for runs not in --runs-dir (trained on another machine) in the results")
     parser.add_argument("train_args", nargs="*", help="after --: more `rpl-ros train` options for every run")
     args = parser.parse_args()
     if not args.plot_only:
         run_all(args)
-    curves = {v: {s: rows for s in range(args.seeds) if (rows := read_progress(run_dir(args, v, s)))}
+    curves = {v: {s: rows for s in seeds(args) if (rows := read_progress(run_dir(args, v, s)))}
               for v in args.variants}
+    if args.keep_csv_rows:
+        csv_rows(args, curves)
     base_success, base_return = base_alone(args)
     base_metric = base_success if args.metric == "success" else base_return
     if args.target is None and args.metric == "success":

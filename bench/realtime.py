@@ -14,9 +14,11 @@ def realtime_push_sim(rate: float, episodes: int, **overrides) -> Graph:
                                    "mujoco_bridge.control_rate": float(rate), **overrides})
 
 
-def add_run_options(parser: argparse.ArgumentParser, rounds: int, episodes: Optional[int] = None):
-    parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz")
-    parser.add_argument("--rounds", type=int, default=rounds, help="runs of every variant, interleaved")
+def add_run_options(parser: argparse.ArgumentParser, rounds: Optional[int] = None, episodes: Optional[int] = None):
+    """--rate, and --rounds and --episodes for a bench that has them (a default given)."""
+    parser.add_argument("--rate", type=float, default=100.0, help="control rate, Hz (realtime mode)")
+    if rounds is not None:
+        parser.add_argument("--rounds", type=int, default=rounds, help="runs of every variant, interleaved")
     if episodes is not None:
         parser.add_argument("--episodes", type=int, default=episodes, help="Push episodes (50 cycles each) per run")
 
