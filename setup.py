@@ -18,6 +18,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config/fastdds", glob("config/fastdds/*.xml")),
     ],
     install_requires=["setuptools"],
     python_requires=">=3.10",

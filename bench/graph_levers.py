@@ -2,12 +2,12 @@
 separate processes, composed into one process (rpl_ros.nodes.compose), or with the three controller nodes composed
 and the arm's bridge apart (as on a robot, whose driver runs apart), with rclpy's single-threaded or
 events executor, with the arbitration pinned to a CPU of its own, with the control streams' QoS changed
-(depth 1, or reliable) on both ends through ``qos_overrides`` parameters, and with Fast DDS's transports for
-messages on this machine restricted (``FASTDDS_BUILTIN_TRANSPORTS``: its default offers shared memory and UDP
-both; UDPv4 alone, or shared memory alone), and with the node processes under the real-time SCHED_FIFO policy
-(``--rt-priority``). All variants run in this one run, interleaved over ``--rounds`` so that the machine's drift
-hits them alike; ratios are against the first. ``--load N`` keeps N processes busy at nice 10 on the side for the
-whole run, as a robot computer also runs perception or a trainer.
+(depth 1, or reliable) on both ends through ``qos_overrides`` parameters, with Fast DDS restricted to one transport
+(the profiles in config/fastdds: UDPv4 on loopback alone, or shared memory alone; rmw_fastrtps's LOCALHOST
+discovery range, which every other variant runs under, offers both), and with the node processes under the
+real-time SCHED_FIFO policy (``--rt-priority``). All variants run in this one run, interleaved over ``--rounds`` so
+that the machine's drift hits them alike; ratios are against the first. ``--load N`` keeps N processes busy at nice
+10 on the side for the whole run, as a robot computer also runs perception or a trainer.
 
     python bench/graph_levers.py [--rate 100] [--episodes 10] [--rounds 2] [--only TEXT ...] [--load N]
 """
@@ -24,7 +24,7 @@ import numpy as np
 from rpl_ros.nodes.common import ACTION, BASE_ACTION, OBSERVATION, RESIDUAL_ACTION, real_time_allowed
 from rpl_ros.runner import run_graph
 
-from realtime import add_run_options, realtime_push_sim
+from realtime import add_run_options, fastdds_profile_environment, realtime_push_sim
 
 ALL = "all"
 CONTROLLERS = ("base_controller", "residual_policy", "arbitration")
@@ -35,7 +35,7 @@ class Lever(NamedTuple):
     executor: str = "events"
     pin: bool = False  # the arbitration pinned to CPU 1, the other nodes to CPU 0
     qos: Dict[str, object] = {}  # QoS policies overridden on the control streams
-    transports: Optional[str] = None  # Fast DDS builtin transports; None: its default
+    fastdds_profile: Optional[str] = None  # one of config/fastdds; None: the LOCALHOST range's transports
     rt_priority: int = 0  # SCHED_FIFO priority of the node processes; 0: the ordinary scheduler
 
 
@@ -45,15 +45,15 @@ VARIANTS = {
     "processes, single, arbitration pinned": Lever(executor="single", pin=True),
     "processes, events, QoS depth 1": Lever(qos={"depth": 1}),
     "processes, events, QoS reliable": Lever(qos={"reliability": "reliable"}),
-    "processes, events, UDPv4 only": Lever(transports="UDPv4"),
-    "processes, events, shared memory only": Lever(transports="SHM"),
+    "processes, events, UDPv4 only": Lever(fastdds_profile="localhost_udp"),
+    "processes, events, shared memory only": Lever(fastdds_profile="shared_memory"),
     "processes, events, SCHED_FIFO 50": Lever(rt_priority=50),
     "controllers composed, events executor": Lever(compose=CONTROLLERS),
     "composed, single-threaded": Lever(compose=ALL, executor="single"),
     "composed, events executor": Lever(compose=ALL),
     # Nodes of one process share one DDS participant, whose messages to itself need no transport: this should
     # measure what the variant above does, so the two show the run's noise.
-    "composed, events, UDPv4 only": Lever(compose=ALL, transports="UDPv4"),
+    "composed, events, UDPv4 only": Lever(compose=ALL, fastdds_profile="localhost_udp"),
 }
 CONTROL_STREAMS = (OBSERVATION, BASE_ACTION, RESIDUAL_ACTION, ACTION)
 
@@ -88,7 +88,7 @@ def run_variant(rate: float, episodes: int, lever: Lever, domain_id: int):
         pinner.start()
     try:
         composed = graph.node_names if lever.compose == ALL else lever.compose
-        transports = {"FASTDDS_BUILTIN_TRANSPORTS": lever.transports} if lever.transports else None
+        transports = fastdds_profile_environment(lever.fastdds_profile) if lever.fastdds_profile else None
         status, summary = run_graph(graph, domain_id, compose=composed, executor=lever.executor,
                                     rt_priority=lever.rt_priority, environment=transports)
     finally:
@@ -105,7 +105,8 @@ def main():
                              "are against the first of them)")
     parser.add_argument("--load", type=int, default=0, help="busy processes at nice 10 beside the graph")
     args = parser.parse_args()
-    os.environ.pop("FASTDDS_BUILTIN_TRANSPORTS", None)  # the other variants run Fast DDS's default transports
+    for variable in ("FASTDDS_BUILTIN_TRANSPORTS", "FASTDDS_DEFAULT_PROFILES_FILE"):
+        os.environ.pop(variable, None)  # the other variants run the LOCALHOST range's transports
     if os.cpu_count() < 2:
         del VARIANTS["processes, single, arbitration pinned"]
     if not real_time_allowed(VARIANTS["processes, events, SCHED_FIFO 50"].rt_priority):

@@ -5,6 +5,10 @@ interleaved over ``--rounds``. Missed cycles are the bridge's: a cycle that clos
 joins that began while the graph was running count.
 
     python bench/participant_join.py [--rate 100] [--joins 6] [--interval 3] [--rounds 2] [--rt-priority 50]
+        [--fastdds-profile localhost_udp]
+
+``--fastdds-profile`` puts the graph and the joiners on one of the Fast DDS profiles in config/fastdds (one
+transport each) instead of the LOCALHOST range's shared memory and UDPv4.
 """
 import argparse
 import os
@@ -12,12 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List
+from typing import Dict, List, Optional
 
 from rpl_ros.bringup import ros_environment
 from rpl_ros.runner import run_graph
 
-from realtime import add_rt_priority_option, add_run_options, check_rt_priority, realtime_push_sim
+from realtime import (FASTDDS_PROFILES, add_rt_priority_option, add_run_options, check_rt_priority,
+                      fastdds_profile_environment, realtime_push_sim)
 
 JOINER = """
 import time, rclpy
@@ -33,8 +38,8 @@ while time.monotonic() < end:
 GRAPH_START_S = 6.0  # from starting the node processes to the first cycles, with room on a loaded machine
 
 
-def join_repeatedly(domain_id: int, joins: int, interval: float, stop: threading.Event, joined_at: List[float],
-                    failures: List[str]):
+def join_repeatedly(domain_id: int, transports: Dict[str, str], joins: int, interval: float, stop: threading.Event,
+                    joined_at: List[float], failures: List[str]):
     """Start a joiner every ``interval`` s (on a fixed schedule) after the graph's start-up; note when each began,
     or what a failed one printed."""
     next_join = time.monotonic() + GRAPH_START_S
@@ -42,7 +47,7 @@ def join_repeatedly(domain_id: int, joins: int, interval: float, stop: threading
         if stop.wait(max(next_join - time.monotonic(), 0.0)):
             return
         joined_at.append(time.time())
-        joiner = subprocess.run([sys.executable, "-c", JOINER], env=ros_environment(domain_id),
+        joiner = subprocess.run([sys.executable, "-c", JOINER], env={**ros_environment(domain_id), **transports},
                                 capture_output=True, text=True)
         if joiner.returncode != 0:
             failures.append(joiner.stderr)
@@ -50,16 +55,18 @@ def join_repeatedly(domain_id: int, joins: int, interval: float, stop: threading
         next_join += interval
 
 
-def run(rate: float, joins: int, interval: float, rt_priority: int, with_joins: bool, domain_id: int):
+def run(rate: float, joins: int, interval: float, rt_priority: int, fastdds_profile: Optional[str], with_joins: bool,
+        domain_id: int):
     """The run's summary, and how many joins began while its graph ran (a run without joins lasts as long)."""
     seconds = GRAPH_START_S + joins * interval + 2.0  # long enough for every join, if the start-up is quick
     graph = realtime_push_sim(rate, int(seconds * rate / 50) + 1)
     stop, joined_at, failures = threading.Event(), [], []
-    joiner = threading.Thread(target=join_repeatedly, args=(domain_id, joins if with_joins else 0, interval, stop,
-                                                                joined_at, failures))
+    transports = fastdds_profile_environment(fastdds_profile) if fastdds_profile else {}
+    joiner = threading.Thread(target=join_repeatedly, args=(domain_id, transports, joins if with_joins else 0,
+                                                                interval, stop, joined_at, failures))
     joiner.start()
     try:
-        status, summary = run_graph(graph, domain_id, rt_priority=rt_priority)
+        status, summary = run_graph(graph, domain_id, rt_priority=rt_priority, environment=transports)
     finally:
         stop.set()
         joiner.join()
@@ -76,6 +83,9 @@ def main():
     parser.add_argument("--joins", type=int, default=6, help="participants that join a run, one after the other")
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between two joins (each stays 1 s)")
     add_rt_priority_option(parser)
+    parser.add_argument("--fastdds-profile", choices=sorted(p.stem for p in FASTDDS_PROFILES.glob("*.xml")),
+                        help="a Fast DDS profile of config/fastdds for the graph and the joiners (default: the "
+                             "LOCALHOST discovery range's shared memory and UDPv4)")
     args = parser.parse_args()
     check_rt_priority(parser, args.rt_priority)
     if args.joins < 1 or args.rounds < 1 or args.interval < 1.5:
@@ -83,15 +93,15 @@ def main():
     totals = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}  # missed, of them answered late, cycles, joins
     for round_ in range(args.rounds):
         for with_joins in (False, True):
-            summary, joins = run(args.rate, args.joins, args.interval, args.rt_priority, with_joins,
-                                 150 + os.getpid() % 50)
+            summary, joins = run(args.rate, args.joins, args.interval, args.rt_priority, args.fastdds_profile,
+                                 with_joins, 150 + os.getpid() % 50)
             cycles = sum(e.steps for e in summary.episodes)
             for i, value in enumerate((summary.missed_cycles, summary.late_answers, cycles, joins)):
                 totals[with_joins][i] += value
             print(f"round {round_ + 1}/{args.rounds}, {joins} joins in the run: "
                   f"{summary.missed_text} of {cycles} cycles; p99 {summary.latency_ms['p99']:.2f} ms", flush=True)
-    print(f"\npush_sim, realtime {args.rate:.0f} Hz, SCHED_FIFO priority {args.rt_priority or 'none'}, "
-          f"{args.rounds} runs each")
+    print(f"\npush_sim, realtime {args.rate:.0f} Hz, SCHED_FIFO priority {args.rt_priority or 'none'}, Fast DDS "
+          f"{args.fastdds_profile or 'LOCALHOST range'}, {args.rounds} runs each")
     for with_joins, label in ((False, "nobody joins"), (True, f"{totals[True][3]} joins in all")):
         missed, late, cycles, _ = totals[with_joins]
         print(f"  {label:16} missed {missed:5d} of {cycles} cycles ({100 * missed / cycles:.2f} %), "

@@ -1,10 +1,13 @@
 """What the benches that run push_sim in realtime mode share: the graph at a control rate, and the options that
 size a run or set the nodes' real-time priority."""
 import argparse
-from typing import Optional
+from pathlib import Path
+from typing import Dict, Optional
 
 from rpl_ros.bringup import RT_PRIORITIES, Graph, load_graph
 from rpl_ros.nodes.common import real_time_allowed
+
+FASTDDS_PROFILES = Path(__file__).resolve().parents[1] / "config" / "fastdds"
 
 
 def realtime_push_sim(rate: float, episodes: int, **overrides) -> Graph:
@@ -33,3 +36,11 @@ def check_rt_priority(parser: argparse.ArgumentParser, priority: int):
     if priority and not real_time_allowed(priority):
         parser.error(f"SCHED_FIFO priority {priority} is not allowed here (needs root, CAP_SYS_NICE or an rtprio "
                      f"limit)")
+
+
+def fastdds_profile_environment(profile: str) -> Dict[str, str]:
+    """What puts a graph's processes (and whatever joins them) on config/fastdds/<profile>.xml. The discovery range
+    must not stay LOCALHOST: under it rmw_fastrtps sets its own transports (shared memory and UDPv4) over any
+    profile, and Fast DDS ignores FASTDDS_BUILTIN_TRANSPORTS too; the profiles keep everything on this machine."""
+    return {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
+            "FASTDDS_DEFAULT_PROFILES_FILE": str(FASTDDS_PROFILES / f"{profile}.xml")}

@@ -40,6 +40,8 @@ def test_colcon_installs_executables_launch_and_config(colcon_install):
         assert os.access(prefix / "lib" / "rpl_ros" / node, os.X_OK), node
     assert (prefix / "share" / "rpl_ros" / "launch" / "push_sim.launch.py").is_file()
     assert (prefix / "share" / "rpl_ros" / "config" / "push_sim.yaml").is_file()
+    for profile in ("localhost_udp.xml", "shared_memory.xml"):
+        assert (prefix / "share" / "rpl_ros" / "config" / "fastdds" / profile).is_file()
     assert (prefix / "share" / "ament_index" / "resource_index" / "packages" / "rpl_ros").is_file()
 
 

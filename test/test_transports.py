@@ -1,0 +1,87 @@
+"""The Fast DDS profiles in config/fastdds: two processes on one of them talk over the one transport it names, and
+nothing leaves this machine. The profiles need ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET (under LOCALHOST rmw_fastrtps
+sets its own transports over them), so the probes run in a network namespace of their own that has only loopback:
+a profile that failed to load could not reach another machine either."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROFILES = Path(__file__).resolve().parents[1] / "config" / "fastdds"
+PROBE = r'''
+import json, os, sys, time
+import rclpy
+from std_msgs.msg import String
+
+rclpy.init()
+node = rclpy.create_node(sys.argv[1])
+heard = set()
+node.create_subscription(String, "probe", lambda msg: heard.add(msg.data), 10)
+publisher = node.create_publisher(String, "probe", 10)
+end = time.monotonic() + 20
+while time.monotonic() < end and len(heard) < 2:
+    publisher.publish(String(data=sys.argv[1]))
+    rclpy.spin_once(node, timeout_sec=0.05)
+for _ in range(20):  # the other probe may not have heard this one yet
+    publisher.publish(String(data=sys.argv[1]))
+    rclpy.spin_once(node, timeout_sec=0.05)
+links = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+         if os.path.islink(f"/proc/self/fd/{fd}")]
+sockets = {link[len("socket:["):-1] for link in links if link.startswith("socket:[")}
+udp = [fields[1] for table in ("/proc/self/net/udp", "/proc/self/net/udp6")
+       for fields in (line.split() for line in open(table).readlines()[1:]) if fields[9] in sockets]
+shared_memory = any("/dev/shm/fastdds" in line for line in open("/proc/self/maps"))
+print(json.dumps({"heard": sorted(heard), "udp": udp, "shared_memory": shared_memory}), flush=True)
+'''
+LOOPBACK = "0100007F:"  # 127.0.0.1 as /proc/net/udp writes a local address
+
+
+def own_network_namespace_allowed() -> bool:
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return False
+    return subprocess.run(["unshare", "-n", "ip", "link", "set", "lo", "up"], capture_output=True).returncode == 0
+
+
+def probe_pair(profile: Path, domain_id: int, tmp_path: Path):
+    """What each of two probe processes on ``profile`` heard, and the sockets and shared memory it used."""
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
+           "FASTDDS_DEFAULT_PROFILES_FILE": str(profile)}
+    command = f"ip link set lo up && ({sys.executable} {script} a & {sys.executable} {script} b; wait)"
+    shell = subprocess.Popen(["unshare", "-n", "sh", "-c", command], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = shell.communicate(timeout=60)
+    finally:
+        if shell.poll() is None:
+            os.killpg(shell.pid, signal.SIGKILL)
+            shell.wait()
+    reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert len(reports) == 2, out + err
+    return reports
+
+
+needs_namespace = pytest.mark.skipif(not own_network_namespace_allowed(),
+                                     reason="needs unshare -n (root or user namespaces) to keep the probes local")
+
+
+@needs_namespace
+def test_localhost_udp_profile_talks_over_loopback_udp_alone(domain_id, tmp_path):
+    for report in probe_pair(PROFILES / "localhost_udp.xml", domain_id, tmp_path):
+        assert report["heard"] == ["a", "b"]
+        assert not report["shared_memory"]
+        assert report["udp"] and all(address.startswith(LOOPBACK) for address in report["udp"]), report["udp"]
+
+
+@needs_namespace
+def test_shared_memory_profile_talks_without_sockets(domain_id, tmp_path):
+    for report in probe_pair(PROFILES / "shared_memory.xml", domain_id, tmp_path):
+        assert report["heard"] == ["a", "b"]
+        assert report["shared_memory"]
+        assert report["udp"] == []
