@@ -94,7 +94,7 @@ def csv_rows(args, curves):
             for row in csv.DictReader(f):
                 variant, seed = row.pop("variant"), int(row.pop("seed"))
                 if variant in curves and seed not in curves[variant]:
-                    kept.setdefault((variant, seed), []).append({k: float(v) for k, v in row.items()})
+                    kept.setdefault((variant, seed), []).append({k: float(v) for k, v in row.items() if v != ""})
     for (variant, seed), rows in sorted(kept.items()):
         print(f"kept {variant} seed {seed} from {path.name} ({len(rows)} evaluations, to {rows[-1]['step']:.0f} "
               f"steps)")
@@ -160,11 +160,12 @@ def write_results(args, curves, base_metric):
     curves_csv, plot = RESULTS / f"{name}_curves.csv", RESULTS / f"{name}_{args.metric}.png"
     with curves_csv.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["variant", "seed", "step", "wall_s", "eval_success", "eval_return"])
+        writer.writerow(["variant", "seed", "step", "wall_s", "eval_success", "eval_return", "actor_released"])
         for variant, runs in curves.items():
             for seed, rows in runs.items():
                 for r in rows:
-                    writer.writerow([variant, seed, int(r["step"]), r["wall_s"], r["eval_success"], r["eval_return"]])
+                    writer.writerow([variant, seed, int(r["step"]), r["wall_s"], r["eval_success"], r["eval_return"],
+                                     int(r["actor_released"]) if "actor_released" in r else ""])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (variant, runs), color in zip(curves.items(), ("tab:blue", "tab:red")):
         if not runs:
