@@ -24,7 +24,7 @@ import numpy as np
 from rpl_ros.nodes.common import ACTION, BASE_ACTION, OBSERVATION, RESIDUAL_ACTION, real_time_allowed
 from rpl_ros.runner import run_graph
 
-from realtime import add_run_options, fastdds_profile_environment, realtime_push_sim
+from realtime import add_run_options, clear_fastdds_settings, fastdds_profile_environment, realtime_push_sim
 
 ALL = "all"
 CONTROLLERS = ("base_controller", "residual_policy", "arbitration")
@@ -88,9 +88,9 @@ def run_variant(rate: float, episodes: int, lever: Lever, domain_id: int):
         pinner.start()
     try:
         composed = graph.node_names if lever.compose == ALL else lever.compose
-        transports = fastdds_profile_environment(lever.fastdds_profile) if lever.fastdds_profile else None
+        environment = fastdds_profile_environment(lever.fastdds_profile)
         status, summary = run_graph(graph, domain_id, compose=composed, executor=lever.executor,
-                                    rt_priority=lever.rt_priority, environment=transports)
+                                    rt_priority=lever.rt_priority, environment=environment)
     finally:
         done.set()
     assert status == 0 and summary is not None, f"the graph failed (status {status})"
@@ -105,8 +105,7 @@ def main():
                              "are against the first of them)")
     parser.add_argument("--load", type=int, default=0, help="busy processes at nice 10 beside the graph")
     args = parser.parse_args()
-    for variable in ("FASTDDS_BUILTIN_TRANSPORTS", "FASTDDS_DEFAULT_PROFILES_FILE"):
-        os.environ.pop(variable, None)  # the other variants run the LOCALHOST range's transports
+    clear_fastdds_settings()
     if os.cpu_count() < 2:
         del VARIANTS["processes, single, arbitration pinned"]
     if not real_time_allowed(VARIANTS["processes, events, SCHED_FIFO 50"].rt_priority):

@@ -40,7 +40,7 @@ def run_dir(args, variant: str, seed: int) -> Path:
     return Path(args.runs_dir) / args.task / f"{variant}_s{seed}"
 
 
-def seeds(args) -> range:
+def seed_range(args) -> range:
     return range(args.first_seed, args.first_seed + args.seeds)
 
 
@@ -64,7 +64,7 @@ def train_command(args, variant: str, seed: int):
 
 def run_all(args):
     """Train every (variant, seed) not yet at --steps, at most --jobs at a time."""
-    pending = [(v, s) for s in seeds(args) for v in args.variants
+    pending = [(v, s) for s in seed_range(args) for v in args.variants
                if max((r["step"] for r in read_progress(run_dir(args, v, s))), default=0) < args.steps]
     running = []
     while pending or running:
@@ -84,21 +84,21 @@ def run_all(args):
                 print(f"done {item[0]} seed {item[1]}: exit {item[2].returncode}", flush=True)
 
 
-def csv_rows(args, curves):
-    """The rows of the existing curves CSV for the (variant, seed) runs that are not in --runs-dir, so that runs
-    trained on another machine stay in the results."""
+def keep_csv_rows(args, curves):
+    """Add to ``curves`` the existing curves CSV's rows of every (variant, seed) that ``curves`` does not hold (not
+    read from --runs-dir), so that runs trained on another machine stay in the results."""
     path = RESULTS / f"{args.task}{args.tag}_curves.csv"
     kept = {}
     if path.exists():
         with path.open() as f:
             for row in csv.DictReader(f):
                 variant, seed = row.pop("variant"), int(row.pop("seed"))
-                if variant in curves and seed not in curves[variant]:
+                if seed not in curves.get(variant, {}):
                     kept.setdefault((variant, seed), []).append({k: float(v) for k, v in row.items() if v != ""})
     for (variant, seed), rows in sorted(kept.items()):
         print(f"kept {variant} seed {seed} from {path.name} ({len(rows)} evaluations, to {rows[-1]['step']:.0f} "
               f"steps)")
-        curves[variant][seed] = rows
+        curves.setdefault(variant, {})[seed] = rows
     for variant in curves:
         curves[variant] = dict(sorted(curves[variant].items()))
 
@@ -201,7 +201,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="push")
     parser.add_argument("--seeds", type=int, default=3, help="how many seeds, from --first-seed on")
-    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--first-seed", type=int, default=0, help="the seed of the first run (default: 0)")
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--jobs", type=int, default=2, help="training processes at once (one core each)")
@@ -216,16 +216,16 @@ def main():
     parser.add_argument("--tag", default="", help="suffix of the result files, for runs with other settings (e.g. "
                         "_scale03 beside --runs-dir runs/bench_scale03), so they do not overwrite the main ones")
     parser.add_argument("--plot-only", action="store_true", help="summarize the runs there, train nothing")
-    parser.add_argument("--keep-csv-rows", action="store_true", help="keep the rows of the existing curves CSV "
-                        "for runs not in --runs-dir (trained on another machine) in the results")
+    parser.add_argument("--keep-csv-rows", action="store_true", help="keep the existing curves CSV's rows of every "
+                        "(variant, seed) not read from --runs-dir (trained on another machine) in the results")
     parser.add_argument("train_args", nargs="*", help="after --: more `rpl-ros train` options for every run")
     args = parser.parse_args()
     if not args.plot_only:
         run_all(args)
-    curves = {v: {s: rows for s in seeds(args) if (rows := read_progress(run_dir(args, v, s)))}
+    curves = {v: {s: rows for s in seed_range(args) if (rows := read_progress(run_dir(args, v, s)))}
               for v in args.variants}
     if args.keep_csv_rows:
-        csv_rows(args, curves)
+        keep_csv_rows(args, curves)
     base_success, base_return = base_alone(args)
     base_metric = base_success if args.metric == "success" else base_return
     if args.target is None and args.metric == "success":

@@ -22,7 +22,7 @@ from rpl_ros.bringup import ros_environment
 from rpl_ros.runner import run_graph
 
 from realtime import (FASTDDS_PROFILES, add_rt_priority_option, add_run_options, check_rt_priority,
-                      fastdds_profile_environment, realtime_push_sim)
+                      clear_fastdds_settings, fastdds_profile_environment, realtime_push_sim)
 
 JOINER = """
 import time, rclpy
@@ -38,8 +38,8 @@ while time.monotonic() < end:
 GRAPH_START_S = 6.0  # from starting the node processes to the first cycles, with room on a loaded machine
 
 
-def join_repeatedly(domain_id: int, transports: Dict[str, str], joins: int, interval: float, stop: threading.Event,
-                    joined_at: List[float], failures: List[str]):
+def join_repeatedly(domain_id: int, environment: Dict[str, str], joins: int, interval: float,
+                    stop: threading.Event, joined_at: List[float], failures: List[str]):
     """Start a joiner every ``interval`` s (on a fixed schedule) after the graph's start-up; note when each began,
     or what a failed one printed."""
     next_join = time.monotonic() + GRAPH_START_S
@@ -47,7 +47,7 @@ def join_repeatedly(domain_id: int, transports: Dict[str, str], joins: int, inte
         if stop.wait(max(next_join - time.monotonic(), 0.0)):
             return
         joined_at.append(time.time())
-        joiner = subprocess.run([sys.executable, "-c", JOINER], env={**ros_environment(domain_id), **transports},
+        joiner = subprocess.run([sys.executable, "-c", JOINER], env={**ros_environment(domain_id), **environment},
                                 capture_output=True, text=True)
         if joiner.returncode != 0:
             failures.append(joiner.stderr)
@@ -61,12 +61,12 @@ def run(rate: float, joins: int, interval: float, rt_priority: int, fastdds_prof
     seconds = GRAPH_START_S + joins * interval + 2.0  # long enough for every join, if the start-up is quick
     graph = realtime_push_sim(rate, int(seconds * rate / 50) + 1)
     stop, joined_at, failures = threading.Event(), [], []
-    transports = fastdds_profile_environment(fastdds_profile) if fastdds_profile else {}
-    joiner = threading.Thread(target=join_repeatedly, args=(domain_id, transports, joins if with_joins else 0,
+    environment = fastdds_profile_environment(fastdds_profile)
+    joiner = threading.Thread(target=join_repeatedly, args=(domain_id, environment, joins if with_joins else 0,
                                                                 interval, stop, joined_at, failures))
     joiner.start()
     try:
-        status, summary = run_graph(graph, domain_id, rt_priority=rt_priority, environment=transports)
+        status, summary = run_graph(graph, domain_id, rt_priority=rt_priority, environment=environment)
     finally:
         stop.set()
         joiner.join()
@@ -88,6 +88,7 @@ def main():
                              "LOCALHOST discovery range's shared memory and UDPv4)")
     args = parser.parse_args()
     check_rt_priority(parser, args.rt_priority)
+    clear_fastdds_settings()
     if args.joins < 1 or args.rounds < 1 or args.interval < 1.5:
         parser.error("--joins and --rounds must be at least 1, --interval at least 1.5 s")
     totals = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}  # missed, of them answered late, cycles, joins

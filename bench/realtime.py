@@ -1,6 +1,7 @@
 """What the benches that run push_sim in realtime mode share: the graph at a control rate, and the options that
 size a run or set the nodes' real-time priority."""
 import argparse
+import os
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -38,9 +39,21 @@ def check_rt_priority(parser: argparse.ArgumentParser, priority: int):
                      f"limit)")
 
 
-def fastdds_profile_environment(profile: str) -> Dict[str, str]:
-    """What puts a graph's processes (and whatever joins them) on config/fastdds/<profile>.xml. The discovery range
-    must not stay LOCALHOST: under it rmw_fastrtps sets its own transports (shared memory and UDPv4) over any
-    profile, and Fast DDS ignores FASTDDS_BUILTIN_TRANSPORTS too; the profiles keep everything on this machine."""
-    return {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
-            "FASTDDS_DEFAULT_PROFILES_FILE": str(FASTDDS_PROFILES / f"{profile}.xml")}
+def fastdds_profile_environment(profile: Optional[str]) -> Dict[str, str]:
+    """What puts a graph's processes (and whatever joins them) on config/fastdds/<profile>.xml; nothing for None.
+    The discovery range must not stay LOCALHOST: under it rmw_fastrtps sets its own transports (shared memory and
+    UDPv4) over any profile, and Fast DDS ignores FASTDDS_BUILTIN_TRANSPORTS too; the profiles keep everything on
+    this machine. A missing file is an error: rmw_fastrtps would fall back to Fast DDS's defaults unannounced."""
+    if profile is None:
+        return {}
+    path = FASTDDS_PROFILES / f"{profile}.xml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no Fast DDS profile {path}")
+    return {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET", "FASTDDS_DEFAULT_PROFILES_FILE": str(path)}
+
+
+def clear_fastdds_settings():
+    """Drop the Fast DDS settings a user may have exported, so that a variant without a profile runs the LOCALHOST
+    range's transports, as its label says."""
+    for variable in ("FASTDDS_BUILTIN_TRANSPORTS", "FASTDDS_DEFAULT_PROFILES_FILE"):
+        os.environ.pop(variable, None)

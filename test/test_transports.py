@@ -4,6 +4,7 @@ sets its own transports over them), so the probes run in a network namespace of 
 a profile that failed to load could not reach another machine either."""
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -44,7 +45,7 @@ LOOPBACK = "0100007F:"  # 127.0.0.1 as /proc/net/udp writes a local address
 def own_network_namespace_allowed() -> bool:
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         return False
-    return subprocess.run(["unshare", "-n", "ip", "link", "set", "lo", "up"], capture_output=True).returncode == 0
+    return subprocess.run(["unshare", "-rn", "ip", "link", "set", "lo", "up"], capture_output=True).returncode == 0
 
 
 def probe_pair(profile: Path, domain_id: int, tmp_path: Path):
@@ -52,12 +53,18 @@ def probe_pair(profile: Path, domain_id: int, tmp_path: Path):
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
-           "FASTDDS_DEFAULT_PROFILES_FILE": str(profile)}
-    command = f"ip link set lo up && ({sys.executable} {script} a & {sys.executable} {script} b; wait)"
-    shell = subprocess.Popen(["unshare", "-n", "sh", "-c", command], env=env, stdout=subprocess.PIPE,
+           "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp", "FASTDDS_DEFAULT_PROFILES_FILE": str(profile)}
+    probe = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"
+    command = f"ip link set lo up && ({probe} a & {probe} b; wait)"
+    # -r: a user namespace too, so that no root is needed for the network one
+    shell = subprocess.Popen(["unshare", "-rn", "sh", "-c", command], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = shell.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(shell.pid, signal.SIGKILL)  # the probes are in the shell's process group
+        out, err = shell.communicate()
+        pytest.fail(f"the probes did not finish within 60 s:\n{out}{err}")
     finally:
         if shell.poll() is None:
             os.killpg(shell.pid, signal.SIGKILL)
@@ -68,7 +75,7 @@ def probe_pair(profile: Path, domain_id: int, tmp_path: Path):
 
 
 needs_namespace = pytest.mark.skipif(not own_network_namespace_allowed(),
-                                     reason="needs unshare -n (root or user namespaces) to keep the probes local")
+                                     reason="needs unshare -rn (user namespaces) to keep the probes local")
 
 
 @needs_namespace
@@ -80,7 +87,7 @@ def test_localhost_udp_profile_talks_over_loopback_udp_alone(domain_id, tmp_path
 
 
 @needs_namespace
-def test_shared_memory_profile_talks_without_sockets(domain_id, tmp_path):
+def test_shared_memory_profile_talks_without_udp_sockets(domain_id, tmp_path):
     for report in probe_pair(PROFILES / "shared_memory.xml", domain_id, tmp_path):
         assert report["heard"] == ["a", "b"]
         assert report["shared_memory"]

@@ -230,11 +230,10 @@ def run_nodes(makers: Sequence[Callable[[], Node]], options: argparse.Namespace,
         while rclpy.ok() and not stop_requested and not (finished and any(finished(node) for node in nodes)):
             executor.spin_once(timeout_sec=0.1)
         if stop_requested:
-            last_words = [node for node in nodes if hasattr(node, "before_exit")]
-            for node in last_words:
-                if rclpy.ok():
-                    node.before_exit()
-            if last_words:
+            exiting_nodes = [node for node in nodes if hasattr(node, "before_exit") and rclpy.ok()]
+            for node in exiting_nodes:
+                node.before_exit()
+            if exiting_nodes:
                 # Give what before_exit() published time to reach its readers before the participant goes: destroyed
                 # at once, it lost the arbitration's last hold in 3 of 6 runs on a loaded machine (0 of 8 with this
                 # wait), likely because a best-effort sample sent over shared memory lives in our segment.
