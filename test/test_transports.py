@@ -24,11 +24,13 @@ node = rclpy.create_node(sys.argv[1])
 heard = set()
 node.create_subscription(String, "probe", lambda msg: heard.add(msg.data), 10)
 publisher = node.create_publisher(String, "probe", 10)
+# Until this probe has heard both and its publisher has matched the other's subscription too (discovery is
+# pairwise: the other may not have matched us yet when we hear it), then a little more for the other to hear us.
 end = time.monotonic() + 20
-while time.monotonic() < end and len(heard) < 2:
+while time.monotonic() < end and (len(heard) < 2 or publisher.get_subscription_count() < 2):
     publisher.publish(String(data=sys.argv[1]))
     rclpy.spin_once(node, timeout_sec=0.05)
-for _ in range(20):  # the other probe may not have heard this one yet
+for _ in range(20):
     publisher.publish(String(data=sys.argv[1]))
     rclpy.spin_once(node, timeout_sec=0.05)
 links = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
@@ -37,7 +39,8 @@ sockets = {link[len("socket:["):-1] for link in links if link.startswith("socket
 udp = [fields[1] for table in ("/proc/self/net/udp", "/proc/self/net/udp6")
        for fields in (line.split() for line in open(table).readlines()[1:]) if fields[9] in sockets]
 shared_memory = any("/dev/shm/fastdds" in line for line in open("/proc/self/maps"))
-print(json.dumps({"heard": sorted(heard), "udp": udp, "shared_memory": shared_memory}), flush=True)
+with open(sys.argv[2], "w") as report:  # a file each: the two probes' stdout would interleave
+    json.dump({"heard": sorted(heard), "udp": udp, "shared_memory": shared_memory}, report)
 '''
 LOOPBACK = "0100007F:"  # 127.0.0.1 as /proc/net/udp writes a local address
 
@@ -48,14 +51,28 @@ def own_network_namespace_allowed() -> bool:
     return subprocess.run(["unshare", "-rn", "ip", "link", "set", "lo", "up"], capture_output=True).returncode == 0
 
 
+def talking_pair(profile: Path, domain_id: int, tmp_path: Path):
+    """probe_pair until both probes heard each other, at most three times: now and then (1 pair in 25 on the UDP
+    profile here) one probe never discovers the other within 20 s although the other discovered it, a Fast DDS
+    discovery failure this test is not about."""
+    for attempt in range(3):
+        reports = probe_pair(profile, domain_id, tmp_path / f"attempt{attempt}")
+        if all(report["heard"] == ["a", "b"] for report in reports):
+            break
+    return reports
+
+
 def probe_pair(profile: Path, domain_id: int, tmp_path: Path):
     """What each of two probe processes on ``profile`` heard, and the sockets and shared memory it used."""
+    tmp_path.mkdir()
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
            "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp", "FASTDDS_DEFAULT_PROFILES_FILE": str(profile)}
     probe = f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"
-    command = f"ip link set lo up && ({probe} a & {probe} b; wait)"
+    reports = {name: tmp_path / f"{name}.json" for name in ("a", "b")}
+    command = "ip link set lo up && (" + " & ".join(f"{probe} {name} {shlex.quote(str(path))}"
+                                                    for name, path in reports.items()) + "; wait)"
     # -r: a user namespace too, so that no root is needed for the network one
     shell = subprocess.Popen(["unshare", "-rn", "sh", "-c", command], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -69,9 +86,8 @@ def probe_pair(profile: Path, domain_id: int, tmp_path: Path):
         if shell.poll() is None:
             os.killpg(shell.pid, signal.SIGKILL)
             shell.wait()
-    reports = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    assert len(reports) == 2, out + err
-    return reports
+    assert all(path.exists() for path in reports.values()), out + err
+    return [json.loads(path.read_text()) for path in reports.values()]
 
 
 needs_namespace = pytest.mark.skipif(not own_network_namespace_allowed(),
@@ -80,7 +96,7 @@ needs_namespace = pytest.mark.skipif(not own_network_namespace_allowed(),
 
 @needs_namespace
 def test_localhost_udp_profile_talks_over_loopback_udp_alone(domain_id, tmp_path):
-    for report in probe_pair(PROFILES / "localhost_udp.xml", domain_id, tmp_path):
+    for report in talking_pair(PROFILES / "localhost_udp.xml", domain_id, tmp_path):
         assert report["heard"] == ["a", "b"]
         assert not report["shared_memory"]
         assert report["udp"] and all(address.startswith(LOOPBACK) for address in report["udp"]), report["udp"]
@@ -88,7 +104,7 @@ def test_localhost_udp_profile_talks_over_loopback_udp_alone(domain_id, tmp_path
 
 @needs_namespace
 def test_shared_memory_profile_talks_without_udp_sockets(domain_id, tmp_path):
-    for report in probe_pair(PROFILES / "shared_memory.xml", domain_id, tmp_path):
+    for report in talking_pair(PROFILES / "shared_memory.xml", domain_id, tmp_path):
         assert report["heard"] == ["a", "b"]
         assert report["shared_memory"]
         assert report["udp"] == []
