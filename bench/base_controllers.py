@@ -48,7 +48,8 @@ def main():
               f"{result.mean_return:>12.1f} {time.perf_counter() - start:>6.1f}{extra}", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]) + ["zero_action_return"], extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) + ["zero_action_return"], extrasaction="ignore",
+                                lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
 

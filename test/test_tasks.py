@@ -135,7 +135,7 @@ def final_block_distances(task: str, policy, episodes: int) -> np.ndarray:
 def test_noisy_hook_base_controller_brings_the_block_nearer_the_goal_than_a_random_policy():
     # its success is meant to be low (the paper's base: ~0.15), so few episodes say little about success;
     # how near it brings the block says more
-    base = final_block_distances("noisy_hook", make_controller("hook"), 8)
+    base = final_block_distances("noisy_hook", make_controller("noisy_hook"), 8)
     random = final_block_distances("noisy_hook", random_policy("noisy_hook"), 8)
     assert base.mean() < random.mean() - 0.05
 
