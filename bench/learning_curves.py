@@ -1,4 +1,4 @@
-"""Success versus environment steps: the base alone, RPL (residual on the base), and learning from scratch.
+r"""Success versus environment steps: the base alone, RPL (residual on the base), and learning from scratch.
 
     python bench/learning_curves.py --task push --seeds 3 --steps 50000 [--jobs 2]
 
