@@ -92,6 +92,7 @@ def main():
     if args.joins < 1 or args.rounds < 1 or args.interval < 1.5:
         parser.error("--joins and --rounds must be at least 1, --interval at least 1.5 s")
     totals = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}  # missed, of them answered late, cycles, joins
+    longest_streak = {False: 0, True: 0}  # most missed cycles in a row: a stall of the graph
     for round_ in range(args.rounds):
         for with_joins in (False, True):
             summary, joins = run(args.rate, args.joins, args.interval, args.rt_priority, args.fastdds_profile,
@@ -99,6 +100,7 @@ def main():
             cycles = sum(e.steps for e in summary.episodes)
             for i, value in enumerate((summary.missed_cycles, summary.late_answers, cycles, joins)):
                 totals[with_joins][i] += value
+            longest_streak[with_joins] = max(longest_streak[with_joins], summary.longest_missed_streak)
             print(f"round {round_ + 1}/{args.rounds}, {joins} joins in the run: "
                   f"{summary.missed_text} of {cycles} cycles; p99 {summary.latency_ms['p99']:.2f} ms", flush=True)
     print(f"\npush_sim, realtime {args.rate:.0f} Hz, SCHED_FIFO priority {args.rt_priority or 'none'}, Fast DDS "
@@ -106,7 +108,7 @@ def main():
     for with_joins, label in ((False, "nobody joins"), (True, f"{totals[True][3]} joins in all")):
         missed, late, cycles, _ = totals[with_joins]
         print(f"  {label:16} missed {missed:5d} of {cycles} cycles ({100 * missed / cycles:.2f} %), "
-              f"{late} answered late")
+              f"{late} answered late, at most {longest_streak[with_joins]} in a row")
     (missed, _, cycles, joins), (missed_alone, _, cycles_alone, _) = totals[True], totals[False]
     if joins:
         print(f"  per join: {(missed - missed_alone * cycles / cycles_alone) / joins:.1f} missed cycles more than "

@@ -46,6 +46,7 @@ class EpisodeBridge(Node):
         self.pending_key, self.sent_at, self.answered = None, 0.0, False
         self.subscribers_since = None  # when the observation's subscribers were first all there
         self.latencies, self.missed, self.steps, self.started = [], 0, 0, None
+        self.missed_streak = self.longest_missed_streak = 0
         self.late_answers: Optional[int] = None  # of the missed cycles, those answered after they closed, if known
         self.first_observation_at = None  # time.time(), for RunSummary.wall_clock
         self.rate, self.last_problem = RateMeter(), ""
@@ -86,6 +87,12 @@ class EpisodeBridge(Node):
         self.last_problem = problem
         self.get_logger().error(problem, throttle_duration_sec=1.0)
 
+    def close_cycle(self, answered: bool):
+        """Count a real-time control period that closed with its answer, or without (missed: the arm held)."""
+        self.missed_streak = 0 if answered else self.missed_streak + 1
+        self.missed += not answered
+        self.longest_missed_streak = max(self.longest_missed_streak, self.missed_streak)
+
     def step(self, action: np.ndarray):
         """End a control period with ``action``: report an episode it ends, then finish or observe again."""
         self.started = self.started or time.monotonic()
@@ -105,7 +112,8 @@ class EpisodeBridge(Node):
         elapsed = time.monotonic() - (self.started or time.monotonic())
         return RunSummary(self.p["task"], self.p["mode"], self.sim.results, self.steps / max(elapsed, 1e-9),
                           latency_percentiles(self.latencies), self.missed,
-                          (self.first_observation_at or time.time(), time.time()), self.late_answers)
+                          (self.first_observation_at or time.time(), time.time()), self.late_answers,
+                          self.longest_missed_streak)
 
     def finish(self):
         summary = self.summary()

@@ -68,8 +68,8 @@ class MujocoBridge(EpisodeBridge):
             if self.graph_ready():
                 self.publish_observation()  # nothing answers yet: the graph is still starting, do not step
             return
+        self.close_cycle(self.answer is not None)
         if self.answer is None:
-            self.missed += 1
             self.closed_unanswered[self.pending_key] = True
             if len(self.closed_unanswered) > LATE_MEMORY:
                 del self.closed_unanswered[next(iter(self.closed_unanswered))]

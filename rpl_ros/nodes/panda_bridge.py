@@ -76,8 +76,7 @@ class PandaBridge(EpisodeBridge):
             self.arm.advance(self.physics_per_tick)
             self.publish_joint_states()
             return
-        if not self.commanded:
-            self.missed += 1
+        self.close_cycle(self.commanded)
         self.commanded = False
         self.step(self.arm.joint_targets)
 
