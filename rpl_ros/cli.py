@@ -3,7 +3,7 @@
   rpl-ros launch push_sim [--episodes N] [--mode lockstep|realtime] ...   run a node graph over DDS
   rpl-ros train --task push --steps N [--base none] [--resume] ...         train a residual, export ONNX
   rpl-ros train --from-recordings DIR --task T --updates N --out OUT       ... from recorded episodes
-  rpl-ros eval --task T --policy base|residual.onnx --episodes N [--video episode.gif|strip.png]
+  rpl-ros eval --task T --policy base|residual.onnx --episodes N [--base C] [--video episode.gif|strip.png]
 """
 import argparse
 import os
@@ -88,9 +88,13 @@ def cmd_train(args) -> int:
     train_args = args_from_namespace(args)
     if args.from_recordings:
         return cmd_train_from_recordings(args, train_args)
-    from rpl_ros.learn.train import train  # torch is imported here only, never by `rpl-ros launch`
+    from rpl_ros.learn.train import ResumeMismatch, train  # torch is imported here only, never by `rpl-ros launch`
 
-    result = train(train_args)
+    try:
+        result = train(train_args)
+    except ResumeMismatch as error:
+        print(f"rpl-ros train: {error}", file=sys.stderr)
+        return 2
     print(f"{train_args.task}: success {result['success']:.2f}, return {result['return']:.1f} over "
           f"{train_args.eval_episodes} evaluation episodes (seeds {train_args.eval_seed}..); residual exported to "
           f"{train_args.run_dir}/residual.onnx")
@@ -120,14 +124,14 @@ def cmd_eval(args) -> int:
     from rpl_ros.eval import RenderError, evaluate, make_policy, record_episode
 
     try:
-        policy = make_policy(args.task, args.policy)
+        policy = make_policy(args.task, args.policy, args.base)
     except (ValueError, OSError) as error:
         print(f"rpl-ros eval: {error}", file=sys.stderr)
         return 2
     print(evaluate(args.task, policy, args.policy, args.episodes, args.seed).line())
     if args.video:
         try:
-            frames = record_episode(args.task, make_policy(args.task, args.policy), args.seed, args.video)
+            frames = record_episode(args.task, make_policy(args.task, args.policy, args.base), args.seed, args.video)
         except RenderError as error:
             print(f"rpl-ros eval: {error}", file=sys.stderr)
             return 1
@@ -201,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "offscreen (MUJOCO_GL, default egl): .gif for an animation, .png for an image strip.")
     evaluation.add_argument("--task", default="push", help="a task of rpl_ros.core.tasks.TASKS")
     evaluation.add_argument("--policy", default="base", help="'base', or the path of a residual .onnx")
+    evaluation.add_argument("--base", default="", metavar="CONTROLLER",
+                            help="the base controller, a name of rpl_ros.core.controllers.CONTROLLERS (default: the "
+                                 "task's); a residual trained on another base (rpl-ros train --base) needs that one")
     evaluation.add_argument("--episodes", type=int, default=100, help="episodes to run (default: 100)")
     evaluation.add_argument("--seed", type=int, default=0, help="seed of the first episode (default: 0)")
     evaluation.add_argument("--video", help="save the first episode as .gif (animation) or .png (image strip)")

@@ -53,23 +53,27 @@ class Evaluation:
                 f"95% Wilson CI {low:.2f}-{high:.2f}), mean return {self.mean_return:.1f}")
 
 
-def base_policy(task: str) -> Policy:
-    return make_controller(task_spec(task).controller)
+def base_policy(task: str, controller: str = "") -> Policy:
+    """The task's base controller, or the one of rpl_ros.core.controllers named ``controller``."""
+    return make_controller(controller or task_spec(task).controller)
 
 
-def residual_policy(task: str, model_path: str, scale: float = 1.0) -> Policy:
+def residual_policy(task: str, model_path: str, scale: float = 1.0, controller: str = "") -> Policy:
     """Base plus the ONNX residual, as the graph applies them: the residual node's runtime (ResidualModel) on
-    the observation's policy input, summed and clipped by the arbitration's residual_sum."""
+    the observation's policy input, summed and clipped by the arbitration's residual_sum. A residual is only
+    right on the base it was trained on (``controller``: see base_policy)."""
     spec = task_spec(task)
     codec = ObservationCodec(spec.observation_sizes)
     model = ResidualModel(Path(model_path).read_bytes(), codec.policy_input_size, len(spec.action_names))
-    base = base_policy(task)
+    base = base_policy(task, controller)
     return lambda obs: residual_sum(base(obs), model(codec.policy_input(obs)), scale)
 
 
-def make_policy(task: str, policy: str) -> Policy:
-    """``base`` or the path of a residual .onnx"""
-    return base_policy(task) if policy == "base" else residual_policy(task, policy)
+def make_policy(task: str, policy: str, controller: str = "") -> Policy:
+    """``base`` or the path of a residual .onnx, on the task's base controller or ``controller``"""
+    if policy == "base":
+        return base_policy(task, controller)
+    return residual_policy(task, policy, controller=controller)
 
 
 def evaluate(task: str, policy: Policy, name: str, episodes: int, seed: int = 0) -> Evaluation:

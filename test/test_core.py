@@ -1,11 +1,13 @@
 """Core logic without middleware: observation codec, residual runtime, arbitration, controllers, episodes."""
+import json
+
 import numpy as np
 import onnx
 import pytest
 
 from rpl_ros.core.arbitration import BASE_ONLY, HOLD, RESIDUAL, SHADOW, Arbiter, ArbitrationConfig
 from rpl_ros.core.controllers import make_controller
-from rpl_ros.core.episodes import EpisodeRunner, run_in_process
+from rpl_ros.core.episodes import EpisodeRunner, RunSummary, run_in_process
 from rpl_ros.core.observation import ObservationCodec, ObservationError, check_action
 from rpl_ros.core.residual import ModelError, ResidualModel, build_mlp_onnx, zero_residual_model
 from rpl_ros.core.tasks import TASKS, make_env, task_spec
@@ -226,3 +228,12 @@ def test_runner_stops_after_its_episodes():
     runner = EpisodeRunner("push", episodes=1, seed=0)
     results = [runner.step(np.zeros(4)) for _ in range(50)]
     assert runner.done and results[-1] is not None and all(r is None for r in results[:-1])
+
+
+def test_a_summary_written_before_missed_streaks_were_counted_still_reads_and_claims_no_streak():
+    summary = RunSummary("push", "realtime", [], 100.0, missed_cycles=5, late_answers=5)
+    older = json.loads(summary.to_json())
+    del older["longest_missed_streak"]
+    read = RunSummary.from_json(json.dumps(older))
+    assert read.longest_missed_streak is None
+    assert read.missed_text == "missed cycles 5 (5 answered late, 0 never)"

@@ -248,7 +248,7 @@ def test_a_realtime_cycle_closed_without_its_answer_is_missed_and_its_answer_cou
         summary = bridge.summary()
         assert (summary.missed_cycles, summary.late_answers, bridge.steps) == (4, 2, 6)
         assert summary.longest_missed_streak == 3  # the stall, not the miss alone nor all of them
-        assert summary.missed_text == "missed cycles 4 (2 answered late, 2 never, at most 3 in a row)"
+        assert summary.missed_text == "missed cycles 4, at most 3 in a row (2 answered late, 2 never)"
         bridge.destroy_node()
     finally:
         rclpy.try_shutdown()

@@ -17,8 +17,8 @@ from rpl_ros.learn.config import Args, add_arguments, args_from_namespace
 from rpl_ros.learn.export import PARITY_TOLERANCE, actor_to_onnx, onnx_parity_error
 from rpl_ros.learn.networks import Actor, Normalizer
 from rpl_ros.learn.replay import EpisodeReplay, her_sample
-from rpl_ros.learn.train import (BurnInGate, ResidualLearner, collect_rollout, deployed_policy, make_base,
-                                 make_vector_env, policy_inputs, residual_actions, train)
+from rpl_ros.learn.train import (BurnInGate, ResidualLearner, ResumeMismatch, collect_rollout, deployed_policy,
+                                 make_base, make_vector_env, policy_inputs, residual_actions, train)
 
 OBS_DIM, ACT_DIM, HORIZON = 28, 4, 50
 SMALL = Args(hidden=(32, 32), batch_size=32, updates_per_cycle=4, num_envs=2, async_envs=False,
@@ -268,6 +268,13 @@ def test_resume_continues_the_same_run(tmp_path):
     assert [r.split(",")[:2] + r.split(",")[3:] for r in rows[0]] == \
         [r.split(",")[:2] + r.split(",")[3:] for r in rows[1]]  # same rows but wall-clock
     assert (tmp_path / "resumed" / "residual.onnx").stat().st_size > 0 and any((tmp_path / "resumed" / "tb").iterdir())
+
+
+def test_resume_refuses_a_checkpoint_learned_on_another_base(tmp_path):
+    args = replace(SMALL, steps=200, eval_every=200, run_dir=str(tmp_path / "run"))
+    train(args)
+    with pytest.raises(ResumeMismatch, match="'push', not 'none': resume it with --base push"):
+        train(replace(args, steps=400, base="none", resume=True))
 
 
 def test_train_command_exports_a_residual_the_graph_can_load(tmp_path):

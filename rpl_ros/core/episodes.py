@@ -93,17 +93,18 @@ class RunSummary:
     late_answers: Optional[int] = None
     """of the missed cycles, those whose answer came after the cycle closed (the others' never came); None where
     answers carry no stamp to tell (the Panda's ros2_control commands)"""
-    longest_missed_streak: int = 0
-    """the most missed cycles in a row: a graph that stalled holds the arm for many, a busy one misses one here
-    and there"""
+    longest_missed_streak: Optional[int] = None
+    """the most missed cycles (control periods) in a row: a graph that stalled holds the arm for many, a busy one
+    misses one here and there; None in summaries written before it was counted"""
 
     @property
     def missed_text(self) -> str:
-        streak = f", at most {self.longest_missed_streak} in a row" if self.missed_cycles else ""
-        if self.late_answers is None:
-            return f"missed cycles {self.missed_cycles}{streak}"
-        return (f"missed cycles {self.missed_cycles} ({self.late_answers} answered late, "
-                f"{self.missed_cycles - self.late_answers} never{streak})")
+        text = f"missed cycles {self.missed_cycles}"
+        if self.missed_cycles and self.longest_missed_streak is not None:
+            text += f", at most {self.longest_missed_streak} in a row"
+        if self.late_answers is not None:
+            text += f" ({self.late_answers} answered late, {self.missed_cycles - self.late_answers} never)"
+        return text
 
     @property
     def success_rate(self) -> float:

@@ -42,11 +42,19 @@ TRAIN_SEED_STRIDE = 1_000_000
 
 # --- the residual policy --------------------------------------------------------------------------------
 
+def base_controller_name(args: Args) -> str:
+    """The base controller this run learns a residual on: the task's, the one asked for, or ``none``."""
+    return task_spec(args.task).controller if args.base == TASK_BASE else args.base
+
+
 def make_base(args: Args) -> Optional[Callable]:
     """pi(s), or None to learn from scratch."""
-    if args.base == NO_BASE:
-        return None
-    return make_controller(task_spec(args.task).controller if args.base == TASK_BASE else args.base)
+    name = base_controller_name(args)
+    return None if name == NO_BASE else make_controller(name)
+
+
+class ResumeMismatch(ValueError):
+    """A checkpoint that cannot go on as this run: its residual was learned on another base controller."""
 
 
 def policy_inputs(observation: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -328,6 +336,11 @@ def train(args: Args) -> Dict[str, float]:
     checkpoint_path = run_dir / "checkpoint.pt"
     if args.resume:
         checkpoint = torch.load(checkpoint_path, weights_only=False)
+        # a task's base may change between versions (NoisyHook's did); a residual only fits the base it learned on
+        trained_on = checkpoint.get("base_controller")  # absent in checkpoints written before it was kept
+        if trained_on not in (None, base_controller_name(args)):
+            raise ResumeMismatch(f"{checkpoint_path} learned its residual on the base controller {trained_on!r}, "
+                                 f"not {base_controller_name(args)!r}: resume it with --base {trained_on}")
         restore_training_state(checkpoint, learner, gate, rng)
         replay.load_state(checkpoint["replay"])
         progress = Progress(**checkpoint["progress"])
@@ -335,8 +348,8 @@ def train(args: Args) -> Dict[str, float]:
     future_p = her_future_p(args.her_k)
 
     def save_checkpoint():
-        torch.save({"args": asdict(args), "replay": replay.state(), "progress": asdict(progress),
-                    **training_state(learner, gate, rng)}, checkpoint_path)
+        torch.save({"args": asdict(args), "base_controller": base_controller_name(args), "replay": replay.state(),
+                    "progress": asdict(progress), **training_state(learner, gate, rng)}, checkpoint_path)
 
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=progress.step or None)
     # the settings as run, the task's defaults filled in (CleanRL's hyperparameters table)
