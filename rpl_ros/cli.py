@@ -131,7 +131,7 @@ def cmd_eval(args) -> int:
     print(evaluate(args.task, policy, args.policy, args.episodes, args.seed).line())
     if args.video:
         try:
-            frames = record_episode(args.task, make_policy(args.task, args.policy, args.base), args.seed, args.video)
+            frames = record_episode(args.task, policy, args.seed, args.video)
         except RenderError as error:
             print(f"rpl-ros eval: {error}", file=sys.stderr)
             return 1

@@ -22,6 +22,7 @@ from rpl_ros.core.tasks import make_env, task_spec
 from rpl_ros.learn.config import Args
 from rpl_ros.learn.offline import CHECKPOINT, MODEL, RecordingsTrainer, train_from_recordings
 from rpl_ros.learn.recordings import EpisodeAssembler, read_episodes, stack_episodes
+from rpl_ros.learn.train import ResumeMismatch
 from rpl_ros.nodes.common import ACTION, BASE_ACTION, EPISODE, OBSERVATION, RESIDUAL_ACTION
 
 TASK, HORIZON = "push", 50
@@ -179,6 +180,13 @@ def test_restarted_training_resumes_its_run(recordings, tmp_path):
             assert torch.equal(a, b), f"{name}.{key} differs after resume"
     rows = (tmp_path / "resumed" / "progress.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows] == ["updates", "10", "20"]
+
+
+def test_a_restarted_trainer_refuses_a_checkpoint_learned_on_another_base(recordings, tmp_path):
+    root, _ = recordings
+    train_from_recordings(SMALL, root, 10, tmp_path)
+    with pytest.raises(ResumeMismatch, match="'push', not 'slippery_push'"):
+        RecordingsTrainer(replace(SMALL, base="slippery_push"), root, tmp_path)
 
 
 def test_an_exploring_residual_explores_as_the_learners_rollouts_do():

@@ -22,8 +22,9 @@ from rpl_ros.core.tasks import make_env
 from rpl_ros.learn.config import Args
 from rpl_ros.learn.recordings import EpisodeAssembler, RecordedEpisode, read_episodes, stack_episodes
 from rpl_ros.learn.replay import EpisodeReplay
-from rpl_ros.learn.train import (BurnInGate, ResidualLearner, export_onnx, her_future_p, learning_cycle,
-                                 release_reason, restore_training_state, training_state, update_normalizer)
+from rpl_ros.learn.train import (BurnInGate, ResidualLearner, base_controller_name, export_onnx, her_future_p,
+                                 learning_cycle, release_reason, restore_training_state, training_state,
+                                 update_normalizer)
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "residual.onnx"
@@ -57,7 +58,7 @@ class RecordingsTrainer:
         self.resumed = (self.out_dir / CHECKPOINT).exists()
         if self.resumed:
             checkpoint = torch.load(self.out_dir / CHECKPOINT, weights_only=False)
-            restore_training_state(checkpoint, self.learner, self.gate, self.rng)
+            restore_training_state(checkpoint, self.learner, self.gate, self.rng, base_controller_name(args))
             self.normalized, self.wall_s = set(checkpoint["normalized"]), checkpoint["wall_s"]
 
     @property
@@ -96,7 +97,8 @@ class RecordingsTrainer:
         self.wall_s += time.monotonic() - self.started
         self.started = time.monotonic()
         torch.save({"args": asdict(self.args), "normalized": sorted(self.normalized), "wall_s": self.wall_s,
-                    **training_state(self.learner, self.gate, self.rng)}, self.out_dir / CHECKPOINT)
+                    **training_state(self.learner, self.gate, self.rng, base_controller_name(self.args))},
+                   self.out_dir / CHECKPOINT)
         progress = self.out_dir / "progress.csv"
         with progress.open("a", newline="") as file:
             writer = csv.DictWriter(file, PROGRESS_FIELDS, extrasaction="ignore")

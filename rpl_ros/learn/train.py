@@ -236,14 +236,22 @@ def export_onnx(actor: Actor, replay: EpisodeReplay, compute_reward) -> bytes:
     return export_residual(actor, policy_inputs(probe["observation"], probe["goal"]))
 
 
-def training_state(learner: ResidualLearner, gate: BurnInGate, rng: np.random.Generator) -> dict:
+def training_state(learner: ResidualLearner, gate: BurnInGate, rng: np.random.Generator,
+                   base_controller: str) -> dict:
     """What a checkpoint needs to continue learning where it stopped: networks, optimizers and normalizer, update
-    count, burn-in state, and both random generators."""
+    count, burn-in state, both random generators, and the base controller the residual was learned on."""
     return {"learner": learner.state_dict(), "gate": dict(gate.__dict__), "numpy_rng": rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state()}
+            "torch_rng": torch.get_rng_state(), "base_controller": base_controller}
 
 
-def restore_training_state(state: dict, learner: ResidualLearner, gate: BurnInGate, rng: np.random.Generator):
+def restore_training_state(state: dict, learner: ResidualLearner, gate: BurnInGate, rng: np.random.Generator,
+                           base_controller: str):
+    """Continue from ``state``, refused (ResumeMismatch) if its residual was learned on another base controller."""
+    # a task's base may change between versions (NoisyHook's did); a residual only fits the base it learned on
+    trained_on = state.get("base_controller")  # absent in checkpoints written before it was kept
+    if trained_on not in (None, base_controller):
+        raise ResumeMismatch(f"the checkpoint learned its residual on the base controller {trained_on!r}, not "
+                             f"{base_controller!r}: resume it with --base {trained_on}")
     learner.load_state_dict(state["learner"])
     gate.__dict__.update(state["gate"])
     rng.bit_generator.state = state["numpy_rng"]
@@ -325,6 +333,7 @@ def train(args: Args) -> Dict[str, float]:
     space = reward_env.observation_space
     obs_dim = space["observation"].shape[0] + space["desired_goal"].shape[0]
     act_dim = reward_env.action_space.shape[0]
+    base_controller = base_controller_name(args)
     base = make_base(args)
 
     learner = ResidualLearner(args, obs_dim, act_dim, args.gamma)
@@ -336,20 +345,15 @@ def train(args: Args) -> Dict[str, float]:
     checkpoint_path = run_dir / "checkpoint.pt"
     if args.resume:
         checkpoint = torch.load(checkpoint_path, weights_only=False)
-        # a task's base may change between versions (NoisyHook's did); a residual only fits the base it learned on
-        trained_on = checkpoint.get("base_controller")  # absent in checkpoints written before it was kept
-        if trained_on not in (None, base_controller_name(args)):
-            raise ResumeMismatch(f"{checkpoint_path} learned its residual on the base controller {trained_on!r}, "
-                                 f"not {base_controller_name(args)!r}: resume it with --base {trained_on}")
-        restore_training_state(checkpoint, learner, gate, rng)
+        restore_training_state(checkpoint, learner, gate, rng, base_controller)
         replay.load_state(checkpoint["replay"])
         progress = Progress(**checkpoint["progress"])
         print(f"resumed {run_dir} at step {progress.step}")
     future_p = her_future_p(args.her_k)
 
     def save_checkpoint():
-        torch.save({"args": asdict(args), "base_controller": base_controller_name(args), "replay": replay.state(),
-                    "progress": asdict(progress), **training_state(learner, gate, rng)}, checkpoint_path)
+        torch.save({"args": asdict(args), "replay": replay.state(), "progress": asdict(progress),
+                    **training_state(learner, gate, rng, base_controller)}, checkpoint_path)
 
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=progress.step or None)
     # the settings as run, the task's defaults filled in (CleanRL's hyperparameters table)
