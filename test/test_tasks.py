@@ -73,6 +73,26 @@ def test_noisy_hook_sees_block_and_hook_with_noise_of_std_0_025_and_judges_the_t
     env.close()
 
 
+
+def test_noisy_hook_shows_the_current_frame_first_then_the_previous_one():
+    two_frames, one_frame = make_env("noisy_hook"), make_env("noisy_hook", frames=1)
+    assert two_frames.observation_space["observation"].shape == (74,)
+    obs2, _ = two_frames.reset(seed=5)
+    obs1, _ = one_frame.reset(seed=5)
+    np.testing.assert_array_equal(obs2["observation"][37:], obs2["observation"][:37])  # nothing earlier yet
+    for _ in range(30):
+        # the same noise draws, so the base controller (which reads the first frame) acts as on one frame
+        np.testing.assert_array_equal(obs2["observation"][:37], obs1["observation"])
+        previous = obs2["observation"][:37]
+        action = one_frame.action_space.sample()
+        obs2, *_ = two_frames.step(action)
+        obs1, *_ = one_frame.step(action)
+        np.testing.assert_array_equal(obs2["observation"][37:], previous)
+    obs2, _ = two_frames.reset(seed=6)  # a new episode forgets the last one's frames
+    np.testing.assert_array_equal(obs2["observation"][37:], obs2["observation"][:37])
+    two_frames.close()
+    one_frame.close()
+
 def test_complex_hook_has_5_to_15_bumps_at_most_1_cm_high_and_a_new_block_shape_each_episode():
     env = make_env("complex_hook")
     model = env.unwrapped.model

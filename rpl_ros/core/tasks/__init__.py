@@ -45,8 +45,10 @@ register_task("pick_and_place",
               TaskSpec("rpl_ros/PickAndPlace-v0", "pick_and_place", FETCH_ACTIONS, FETCH_OBJECT_OBSERVATION),
               "gymnasium_robotics.envs.fetch.pick_and_place:MujocoFetchPickAndPlaceEnv", 50)
 HOOK_OBSERVATION = {"observation": 37, "achieved_goal": 3, "desired_goal": 3}
-register_task("noisy_hook", TaskSpec("rpl_ros/NoisyHook-v0", "noisy_hook", FETCH_ACTIONS, HOOK_OBSERVATION),
-              "rpl_ros.core.tasks.hook:HookEnv", 100, pose_noise_std=0.025)
+# v1: two frames (the current one first), as the reference code's NoisyHook; v0 had one
+register_task("noisy_hook", TaskSpec("rpl_ros/NoisyHook-v1", "noisy_hook", FETCH_ACTIONS,
+                                     {**HOOK_OBSERVATION, "observation": 2 * HOOK_OBSERVATION["observation"]}),
+              "rpl_ros.core.tasks.hook:HookEnv", 100, pose_noise_std=0.025, frames=2)
 register_task("complex_hook", TaskSpec("rpl_ros/ComplexHook-v0", "hook", FETCH_ACTIONS, HOOK_OBSERVATION),
               "rpl_ros.core.tasks.hook:HookEnv", 100, bumps=(5, 15), bump_height=0.01, random_shapes=True)
 register_task("mbrl_pusher",

@@ -3,9 +3,14 @@ the gripper's reach. One environment, two declarations: NoisyHook (Gaussian nois
 pose) and ComplexHook (a block of a procedurally generated shape each episode, and small bumps on the table).
 
 The observation is FetchPush's 25 values (with the block's observed pose) followed by the hook's position, its
-rotation (Euler), linear and angular velocity (12 values). ``achieved_goal`` is the block's true position, so the
-reward and ``is_success`` judge where the block is, not where it is seen.
+rotation (Euler), linear and angular velocity (12 values): one frame. With ``frames`` > 1 the frames of the last
+steps follow the current one, newest first (at an episode's start the first frame stands in for those not yet
+seen), so a controller that reads the first 37 values sees the current frame whatever the count. NoisyHook has
+two, as in the paper's reference code (``TwoFrameResidualHookNoisy-v0``): independent noise on each frame lets the
+policy see a pose twice. ``achieved_goal`` is the block's true position, so the reward and ``is_success`` judge
+where the block is, not where it is seen.
 """
+from collections import deque
 from pathlib import Path
 from typing import Tuple
 
@@ -35,9 +40,11 @@ def hook_model_xml(max_bumps: int) -> str:
 
 
 class HookEnv(MujocoFetchEnv, EzPickle):
-    def __init__(self, pose_noise_std: float = 0.0, bumps: Tuple[int, int] = (0, 0), bump_height: float = 0.01,
-                 random_shapes: bool = False, reward_type: str = "sparse", **kwargs):
+    def __init__(self, pose_noise_std: float = 0.0, frames: int = 1, bumps: Tuple[int, int] = (0, 0),
+                 bump_height: float = 0.01, random_shapes: bool = False, reward_type: str = "sparse", **kwargs):
         self.pose_noise_std = pose_noise_std
+        self.recent_frames = deque(maxlen=frames)
+        """the observed frames of the last ``frames`` steps, newest last"""
         self.bumps = bumps
         """(fewest, most) bumps on the table in an episode"""
         self.bump_height = bump_height
@@ -55,7 +62,7 @@ class HookEnv(MujocoFetchEnv, EzPickle):
             gripper_extra_height=0.2, target_in_the_air=False, target_offset=0.0, obj_range=0.05,
             target_range=0.05, distance_threshold=0.05, initial_qpos=initial_qpos, reward_type=reward_type,
             **kwargs)
-        EzPickle.__init__(self, pose_noise_std, bumps, bump_height, random_shapes, reward_type, **kwargs)
+        EzPickle.__init__(self, pose_noise_std, frames, bumps, bump_height, random_shapes, reward_type, **kwargs)
 
     def _initialize_simulation(self):
         # as MujocoRobotEnv's, but the model comes from hook_model_xml (Fetch's assets joined in at load time)
@@ -73,6 +80,7 @@ class HookEnv(MujocoFetchEnv, EzPickle):
 
     def _reset_sim(self):
         MujocoRobotEnv._reset_sim(self)  # the initial state, without FetchEnv's block placement
+        self.recent_frames.clear()
         rng = self.np_random
         block_half_height = self._shape_block(rng) if self.random_shapes else 0.025
         self._place_bumps(rng, rng.integers(self.bumps[0], self.bumps[1] + 1))
@@ -122,6 +130,8 @@ class HookEnv(MujocoFetchEnv, EzPickle):
     # --- observation ------------------------------------------------------------------------------------
 
     def _get_obs(self):
+        """The observation of this step (MujocoRobotEnv asks once a step, and once at reset, after _reset_sim):
+        the frame seen now, then the earlier ones."""
         obs = super()._get_obs()
         dt = self.n_substeps * self.model.opt.timestep
         hook = np.concatenate([
@@ -137,5 +147,7 @@ class HookEnv(MujocoFetchEnv, EzPickle):
             observation[11:14] += noise[1]   # block rotation
             observation[25:28] += noise[2]   # hook position
             observation[28:31] += noise[3]   # hook rotation
-        obs["observation"] = observation
+        self.recent_frames.append(observation)
+        earlier = [self.recent_frames[0]] * (self.recent_frames.maxlen - len(self.recent_frames))
+        obs["observation"] = np.concatenate([*reversed(self.recent_frames), *earlier])
         return obs
