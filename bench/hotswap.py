@@ -11,10 +11,12 @@ process of its own measures:
 - the jump a swap puts into the applied action: the part of the applied action that is not the base's
   (applied - base, paired by stamp), its largest per-cycle change within ``--window`` s of a swap's
   announcement, against ``--step`` (what the two residuals differ by: the jump there should be).
-  Run with ``--swaps 0`` for the missed cycles of the same graph without swaps, and with ``--rt-priority 50`` to
-  run the graph's nodes under SCHED_FIFO.
+  Run with ``--swaps 0`` for the missed cycles of the same graph without swaps, with ``--rt-priority 50`` to
+  run the graph's nodes under SCHED_FIFO, and with ``--fastdds-profile localhost_udp`` to put the graph and the
+  two helpers on UDPv4 alone instead of the LOCALHOST range's shared memory and UDPv4.
 
     nice -n 10 python bench/hotswap.py [--swaps 100] [--rate 100] [--interval 0.2] [--rt-priority 50]
+        [--fastdds-profile localhost_udp]
 """
 import argparse
 import multiprocessing
@@ -22,6 +24,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Dict
 
 import numpy as np
 
@@ -32,7 +35,8 @@ from rpl_ros.core.residual import build_mlp_onnx
 from rpl_ros.core.tasks import task_spec
 from rpl_ros.runner import run_graph
 
-from realtime import add_rt_priority_option, add_run_options, check_rt_priority, realtime_push_sim
+from realtime import (add_fastdds_profile_option, add_rt_priority_option, add_run_options, check_rt_priority,
+                      clear_fastdds_settings, fastdds_profile_environment, realtime_push_sim)
 
 
 def constant_residual(dx: float, obs_dim: int, act_dim: int) -> bytes:
@@ -42,10 +46,10 @@ def constant_residual(dx: float, obs_dim: int, act_dim: int) -> bytes:
     return build_mlp_onnx(layers, np.zeros(obs_dim), np.ones(obs_dim))
 
 
-def ros_node(name: str, domain_id: int, joined):
-    """A node of its own DDS participant, on the graph's domain; returns (rclpy, node, executor) and sets
-    ``joined``."""
-    os.environ.update(ros_environment(domain_id))
+def ros_node(name: str, domain_id: int, environment: Dict[str, str], joined):
+    """A node of its own DDS participant, on the graph's domain and transports; returns (rclpy, node, executor)
+    and sets ``joined``."""
+    os.environ.update({**ros_environment(domain_id), **environment})
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
@@ -58,7 +62,7 @@ def ros_node(name: str, domain_id: int, joined):
     return rclpy, node, executor
 
 
-def push_models(domain_id: int, key_path: Path, args, joined, observing, stop, results):
+def push_models(domain_id: int, environment: Dict[str, str], key_path: Path, args, joined, observing, stop, results):
     """Once the observer is ``observing`` and the residual node is up, push the models; results gets when each
     was pushed."""
     from std_msgs.msg import String, UInt8MultiArray
@@ -69,7 +73,7 @@ def push_models(domain_id: int, key_path: Path, args, joined, observing, stop, r
     dims = (ObservationCodec(spec.observation_sizes).policy_input_size, len(spec.action_names))
     models = [constant_residual(0.0, *dims), constant_residual(args.step, *dims)]
     key = load_private_key(key_path)
-    rclpy, node, executor = ros_node("hotswap_pusher", domain_id, joined)
+    rclpy, node, executor = ros_node("hotswap_pusher", domain_id, environment, joined)
     started, pushed = [], {}
     node.create_subscription(String, RESIDUAL_MODEL_VERSION, started.append, LATCHED_QOS)
     publisher = node.create_publisher(UInt8MultiArray, RESIDUAL_MODEL, LATCHED_QOS)
@@ -100,7 +104,7 @@ def push_models(domain_id: int, key_path: Path, args, joined, observing, stop, r
         rclpy.try_shutdown()
 
 
-def observe(domain_id: int, joined, observing, stop, results):
+def observe(domain_id: int, environment: Dict[str, str], joined, observing, stop, results):
     """Note when each version became active and when each observation, base and applied action arrived;
     ``observing`` is set once the residual node's first version has come (every later one will)."""
     from sensor_msgs.msg import JointState
@@ -108,7 +112,7 @@ def observe(domain_id: int, joined, observing, stop, results):
 
     from rpl_ros.nodes.common import ACTION, BASE_ACTION, CONTROL_QOS, LATCHED_QOS, OBSERVATION, RESIDUAL_MODEL_VERSION
 
-    rclpy, node, executor = ros_node("hotswap_observer", domain_id, joined)
+    rclpy, node, executor = ros_node("hotswap_observer", domain_id, environment, joined)
     seen = {"active": {}, "applied": {}, "base": {}, "observed": {}}
 
     def keep(into):
@@ -138,9 +142,12 @@ def main():
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between two pushes")
     parser.add_argument("--step", type=float, default=0.05, help="difference of the two residuals on dx")
     add_rt_priority_option(parser)
+    add_fastdds_profile_option(parser)
     parser.add_argument("--window", type=float, default=0.05, help="s around a swap to look for the action jump")
     args = parser.parse_args()
     check_rt_priority(parser, args.rt_priority)
+    clear_fastdds_settings()
+    environment = fastdds_profile_environment(args.fastdds_profile)
     domain_id = 200 + os.getpid() % 30
     # Episodes enough for the start-up and every push, at 50 steps an episode.
     episodes = int((10.0 + args.swaps * args.interval) * args.rate / 50) + 1
@@ -152,9 +159,9 @@ def main():
         spawn = multiprocessing.get_context("spawn")
         observing, stop, pushed_queue, seen_queue = spawn.Event(), spawn.Event(), spawn.Queue(), spawn.Queue()
         joined = [spawn.Event(), spawn.Event()]
-        helpers = [spawn.Process(target=observe, args=(domain_id, joined[0], observing, stop, seen_queue)),
-                   spawn.Process(target=push_models,
-                                 args=(domain_id, private, args, joined[1], observing, stop, pushed_queue))]
+        helpers = [spawn.Process(target=observe, args=(domain_id, environment, joined[0], observing, stop, seen_queue)),
+                   spawn.Process(target=push_models, args=(domain_id, environment, private, args, joined[1], observing,
+                                                           stop, pushed_queue))]
         for helper in helpers:
             helper.start()
         # The graph starts once both helpers' participants are on the domain: a participant that joins a running
@@ -163,7 +170,7 @@ def main():
             if not all(event.wait(60) for event in joined):
                 raise RuntimeError("the observer or the pusher did not join the domain within 60 s")
             # in the main process: run_graph installs signal handlers
-            status, summary = run_graph(graph, domain_id, rt_priority=args.rt_priority)
+            status, summary = run_graph(graph, domain_id, rt_priority=args.rt_priority, environment=environment)
         finally:
             stop.set()
             results, pushed = seen_queue.get(timeout=60), pushed_queue.get(timeout=60)
@@ -182,7 +189,8 @@ def main():
     at_swap = max((c.max() for c in near if c.size), default=float("nan"))
     steps = sum(e.steps for e in summary.episodes)
     lat = summary.latency_ms
-    print(f"graph: realtime {args.rate:.0f} Hz, achieved {summary.control_rate_hz:.1f} steps/s, {steps} steps, "
+    print(f"graph: realtime {args.rate:.0f} Hz, Fast DDS {args.fastdds_profile or 'LOCALHOST range'}, achieved "
+          f"{summary.control_rate_hz:.1f} steps/s, {steps} steps, "
           f"{summary.missed_text}; observation->action p50 {lat['p50']:.2f} ms, "
           f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms")
     # Late cycles as the observer process sees them: an observation whose action came after one control period, or

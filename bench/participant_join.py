@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 from rpl_ros.bringup import ros_environment
 from rpl_ros.runner import run_graph
 
-from realtime import (FASTDDS_PROFILES, add_rt_priority_option, add_run_options, check_rt_priority,
+from realtime import (add_fastdds_profile_option, add_rt_priority_option, add_run_options, check_rt_priority,
                       clear_fastdds_settings, fastdds_profile_environment, realtime_push_sim)
 
 JOINER = """
@@ -83,9 +83,7 @@ def main():
     parser.add_argument("--joins", type=int, default=6, help="participants that join a run, one after the other")
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between two joins (each stays 1 s)")
     add_rt_priority_option(parser)
-    parser.add_argument("--fastdds-profile", choices=sorted(p.stem for p in FASTDDS_PROFILES.glob("*.xml")),
-                        help="a Fast DDS profile of config/fastdds for the graph and the joiners (default: the "
-                             "LOCALHOST discovery range's shared memory and UDPv4)")
+    add_fastdds_profile_option(parser)
     args = parser.parse_args()
     check_rt_priority(parser, args.rt_priority)
     clear_fastdds_settings()

@@ -39,6 +39,12 @@ def check_rt_priority(parser: argparse.ArgumentParser, priority: int):
                      f"limit)")
 
 
+def add_fastdds_profile_option(parser: argparse.ArgumentParser):
+    parser.add_argument("--fastdds-profile", choices=sorted(p.stem for p in FASTDDS_PROFILES.glob("*.xml")),
+                        help="a Fast DDS profile of config/fastdds for the graph and every process that joins it "
+                             "(default: the LOCALHOST discovery range's shared memory and UDPv4)")
+
+
 def fastdds_profile_environment(profile: Optional[str]) -> Dict[str, str]:
     """What puts a graph's processes (and whatever joins them) on config/fastdds/<profile>.xml; nothing for None.
     The discovery range must not stay LOCALHOST: under it rmw_fastrtps sets its own transports (shared memory and
