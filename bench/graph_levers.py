@@ -4,8 +4,9 @@ and the arm's bridge apart (as on a robot, whose driver runs apart), with rclpy'
 events executor, with the arbitration pinned to a CPU of its own, with the control streams' QoS changed
 (depth 1, or reliable) on both ends through ``qos_overrides`` parameters, with Fast DDS restricted to one transport
 (the profiles in config/fastdds: UDPv4 on loopback alone, or shared memory alone; rmw_fastrtps's LOCALHOST
-discovery range, which every other variant runs under, offers both), and with the node processes under the
-real-time SCHED_FIFO policy (``--rt-priority``). All variants run in this one run, interleaved over ``--rounds`` so
+discovery range, which every other variant runs under, offers both), with the node processes under the
+real-time SCHED_FIFO policy (``--rt-priority``), and with onnxruntime's default threads in the residual node
+instead of one sleeping thread. All variants run in this one run, interleaved over ``--rounds`` so
 that the machine's drift hits them alike; ratios are against the first. ``--load N`` keeps N processes busy at nice
 10 on the side for the whole run, as a robot computer also runs perception or a trainer.
 
@@ -37,6 +38,7 @@ class Lever(NamedTuple):
     qos: Dict[str, object] = {}  # QoS policies overridden on the control streams
     fastdds_profile: Optional[str] = None  # one of config/fastdds; None: the LOCALHOST range's transports
     rt_priority: int = 0  # SCHED_FIFO priority of the node processes; 0: the ordinary scheduler
+    inference_threads: int = 1  # the residual node's onnxruntime threads; 0: onnxruntime's defaults
 
 
 VARIANTS = {
@@ -48,6 +50,7 @@ VARIANTS = {
     "processes, events, UDPv4 only": Lever(fastdds_profile="localhost_udp"),
     "processes, events, shared memory only": Lever(fastdds_profile="shared_memory"),
     "processes, events, SCHED_FIFO 50": Lever(rt_priority=50),
+    "processes, events, onnxruntime's default threads": Lever(inference_threads=0),
     "controllers composed, events executor": Lever(compose=CONTROLLERS),
     "composed, single-threaded": Lever(compose=ALL, executor="single"),
     "composed, events executor": Lever(compose=ALL),
@@ -82,6 +85,7 @@ def run_variant(rate: float, episodes: int, lever: Lever, domain_id: int):
     for node in graph.nodes:  # both ends of every control stream, so publishers and subscriptions still match
         node.parameters.update({f"qos_overrides.{topic}.{end}.{policy}": value for topic in CONTROL_STREAMS
                                 for end in ("publisher", "subscription") for policy, value in lever.qos.items()})
+    graph.node("residual_policy").parameters["inference_threads"] = lever.inference_threads
     done = threading.Event()
     pinner = threading.Thread(target=pin_nodes, args=(domain_id, done), daemon=True)
     if lever.pin:

@@ -10,7 +10,6 @@ import argparse
 import time
 
 import numpy as np
-import onnxruntime as ort
 
 from rpl_ros.core.residual import INPUT_NAME, OUTPUT_NAME, ResidualModel, build_mlp_onnx
 
@@ -61,7 +60,7 @@ def main():
     mean, std = rng.normal(size=OBS_DIM).astype(np.float32), rng.uniform(0.5, 2, OBS_DIM).astype(np.float32)
     model_bytes = build_mlp_onnx(layers, mean, std)
     tuned = ResidualModel(model_bytes, OBS_DIM, ACT_DIM)
-    default_session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    default_session = ResidualModel(model_bytes, OBS_DIM, ACT_DIM, threads=0).session  # onnxruntime's defaults
     variants = {
         "onnxruntime, ResidualModel options": lambda x: tuned(x[0]),
         "onnxruntime, default options": lambda x: default_session.run([OUTPUT_NAME], {INPUT_NAME: x})[0],

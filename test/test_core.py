@@ -86,6 +86,18 @@ def test_built_model_matches_numpy_forward_pass():
     np.testing.assert_allclose(model(x), expected, atol=1e-5)
 
 
+def test_every_inference_thread_setting_computes_the_same_residual():
+    model_bytes = build_mlp_onnx(mlp(), np.linspace(-1, 1, 28), np.linspace(0.5, 2, 28))
+    x = np.random.default_rng(3).normal(size=28)
+    one_thread = ResidualModel(model_bytes, 28, 4)(x)
+    for threads in (0, 2):  # onnxruntime's defaults, two intra-op threads
+        model = ResidualModel(model_bytes, 28, 4, threads=threads)
+        assert model.session.get_session_options().intra_op_num_threads == threads
+        np.testing.assert_allclose(model(x), one_thread, atol=1e-6)
+    with pytest.raises(ValueError, match="not -1"):
+        ResidualModel(model_bytes, 28, 4, threads=-1)
+
+
 def test_models_that_must_not_run_are_refused():
     with pytest.raises(ModelError, match="not a loadable ONNX model"):
         ResidualModel(b"not onnx at all", 28, 4)

@@ -154,6 +154,7 @@ def test_realtime_mode_steps_at_the_control_rate(domain_id):
     ("base_controller", "controller:=nope", "unknown base controller 'nope'"),
     ("arbitration", "residual_fallback:=guess", "residual_fallback must be"),
     ("residual_policy", "task:=nope", "unknown task 'nope'"),
+    ("residual_policy", "inference_threads:=-1", "inference threads must be 0"),
 ])
 def test_unknown_parameter_values_stop_the_node_with_a_clear_error(domain_id, processes, node, parameter, message):
     process = processes.start(["-m", f"rpl_ros.nodes.{node}", "--ros-args", "-p", parameter])

@@ -23,7 +23,7 @@ class ActiveModel:
 
 
 def load_candidate(data: bytes, trusted_key: Optional[Ed25519PublicKey], obs_dim: int, act_dim: int,
-                   max_bytes: int = DEFAULT_MAX_BYTES, max_load_s: float = 5.0) -> ActiveModel:
+                   max_bytes: int = DEFAULT_MAX_BYTES, max_load_s: float = 5.0, threads: int = 1) -> ActiveModel:
     """A verified, loaded and probed model from an envelope, or ModelError saying why it was refused."""
     if trusted_key is None:
         raise ModelError("no trusted_public_key configured: pushed models are refused")
@@ -32,7 +32,7 @@ def load_candidate(data: bytes, trusted_key: Optional[Ed25519PublicKey], obs_dim
         version, model_bytes = open_envelope(data, trusted_key, max_bytes)
     except EnvelopeError as error:
         raise ModelError(str(error)) from None
-    model = ResidualModel(model_bytes, obs_dim, act_dim)
+    model = ResidualModel(model_bytes, obs_dim, act_dim, threads=threads)
     load_s = time.monotonic() - started
     if load_s > max_load_s:
         raise ModelError(f"model {version} took {load_s:.1f} s to load and check (limit {max_load_s} s)")

@@ -76,20 +76,31 @@ def zero_residual_model(obs_dim: int, act_dim: int, hidden: Sequence[int] = (256
     return build_mlp_onnx(layers, np.zeros(obs_dim), np.ones(obs_dim))
 
 
+def session_options(threads: int) -> ort.SessionOptions:
+    """onnxruntime's options for batch-1 calls in a control loop: ``threads`` intra-op threads (1 by default) that
+    sleep between calls, since a loop calls once per cycle and idle spinning threads would steal the cores the other
+    nodes need; 0 gives onnxruntime's own defaults (a thread per core, spinning while idle), kept for comparison
+    (bench/graph_levers.py, bench/inference.py)."""
+    if threads < 0:
+        raise ValueError(f"inference threads must be 0 (onnxruntime's defaults) or more, not {threads}")
+    options = ort.SessionOptions()
+    if threads == 0:
+        return options
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
 class ResidualModel:
     """A validated onnxruntime session for one residual model, tuned for batch-1 calls in a control loop."""
 
-    def __init__(self, model_bytes: bytes, obs_dim: int, act_dim: int, probes: int = 16):
-        options = ort.SessionOptions()
-        # One thread and no spinning: a control loop calls this once per cycle, and idle spinning threads
-        # would steal the core the other nodes need.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    def __init__(self, model_bytes: bytes, obs_dim: int, act_dim: int, probes: int = 16, threads: int = 1):
         try:
-            self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(model_bytes, session_options(threads),
+                                                providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises several unrelated types for unreadable models
             raise ModelError(f"not a loadable ONNX model: {error}") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()

@@ -10,7 +10,9 @@ first ``guard_window`` episodes falls below the replaced model's over its last o
 A start model that cannot be loaded is reported and no residual is published: the arbitration falls back.
 For live training (a trainer learning from what the graph records) it can explore as the learner's rollouts do
 (``explore_noise``, ``explore_random``; both 0 by default): the residual it publishes, and the recorder
-records, is then the explored one.
+records, is then the explored one. ``inference_threads`` sets onnxruntime's threads for every model it loads: 1
+(default), sleeping between calls, as a loop sharing its cores with the other nodes wants; 0 gives onnxruntime's own
+defaults (bench/graph_levers.py compares the two in the graph).
 """
 import json
 import sys
@@ -27,7 +29,7 @@ from std_srvs.srv import Trigger
 from rpl_ros.core.envelope import load_public_key
 from rpl_ros.core.hotswap import ActiveModel, ModelSlot, RollbackGuard, load_candidate
 from rpl_ros.core.observation import ObservationCodec, ObservationError
-from rpl_ros.core.residual import ModelError, ResidualModel, explore, zero_residual_model
+from rpl_ros.core.residual import ModelError, ResidualModel, explore, session_options, zero_residual_model
 from rpl_ros.core.tasks import task_spec
 from rpl_ros.nodes.common import (EPISODE, ERROR, LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, RESIDUAL_MODEL,
                                   RESIDUAL_MODEL_VERSION, WARN, ConfigError, Diagnostics, RateMeter, control_publisher,
@@ -39,11 +41,13 @@ class ResidualPolicy(Node):
         super().__init__("residual_policy")
         p = parameters(self, {"task": "push", "model_path": "", "trusted_public_key": "",
                               "max_model_bytes": 16 * 1024 * 1024, "max_load_s": 5.0, "explore_noise": 0.0,
-                              "explore_random": 0.0, "guard_window": 0, "guard_margin": 0.0})
+                              "explore_random": 0.0, "guard_window": 0, "guard_margin": 0.0,
+                              "inference_threads": 1})
         try:
             spec = task_spec(p["task"])
             self.trusted_key = load_public_key(Path(p["trusted_public_key"])) if p["trusted_public_key"] else None
             self.guard = RollbackGuard(p["guard_window"], p["guard_margin"]) if p["guard_window"] > 0 else None
+            session_options(p["inference_threads"])  # refuses a negative count now, not at the first load
         except (ValueError, OSError) as error:
             raise ConfigError(error) from None
         # swaps come from the loader thread and the rollback service, episodes from the executor
@@ -74,7 +78,8 @@ class ResidualPolicy(Node):
     def load_start_model(self, model_path: str):
         try:
             model_bytes = Path(model_path).read_bytes() if model_path else zero_residual_model(*self.dims)
-            self.activate(ActiveModel(ResidualModel(model_bytes, *self.dims), model_path or "zero"))
+            model = ResidualModel(model_bytes, *self.dims, threads=self.p["inference_threads"])
+            self.activate(ActiveModel(model, model_path or "zero"))
         except (OSError, ModelError) as error:
             self.last_error = f"cannot use model {model_path!r}: {error}"
             self.get_logger().error(f"{self.last_error}; publishing no residual (arbitration falls back)")
@@ -99,7 +104,7 @@ class ResidualPolicy(Node):
     def check_and_swap(self, data: bytes):
         try:
             candidate = load_candidate(data, self.trusted_key, *self.dims,
-                                       self.p["max_model_bytes"], self.p["max_load_s"])
+                                       self.p["max_model_bytes"], self.p["max_load_s"], self.p["inference_threads"])
         except ModelError as error:
             self.last_error = f"refused model: {error}"
             self.get_logger().error(f"{self.last_error}; keeping {self.active_version()}")
