@@ -13,11 +13,9 @@ import numpy as np
 
 from rpl_ros.core.arbitration import residual_sum
 from rpl_ros.core.controllers import make_controller
-from rpl_ros.core.controllers.hook import ReactiveHook
 from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.residual import ResidualModel
 from rpl_ros.core.tasks import make_env, task_spec
-from rpl_ros.core.tasks.hook import TABLE_TOP
 
 LIFTED = 0.02
 """how far above its resting height the hook must rise to count as lifted, in m"""
@@ -30,24 +28,24 @@ def phases(task: str, episodes: int, model: Optional[ResidualModel]) -> np.ndarr
     distance, mean |residual|."""
     spec = task_spec(task)
     codec, base, env = ObservationCodec(spec.observation_sizes), make_controller(spec.controller), make_env(task)
-    data, widths = env.unwrapped.data, ReactiveHook()
+    data = env.unwrapped.data
     rows = []
     for seed in range(episodes):
         obs, _ = env.reset(seed=seed)
-        block_start = data.site("object0").xpos[:2].copy()
-        first_hold, lifted, moved, residual_sizes = None, False, False, [0.0]
+        block_start, hook_start_height = data.site("object0").xpos[:2].copy(), data.site("hook").xpos[2]
+        first_hold, lifted, moved, residual_sizes = None, False, False, []
         for step in range(env.spec.max_episode_steps):
             residual = np.zeros(len(spec.action_names)) if model is None else model(codec.policy_input(obs))
             residual_sizes.append(float(np.abs(residual).mean()))
             obs, _, _, _, info = env.step(residual_sum(base(obs), residual))
             finger_width = obs["observation"][9] + obs["observation"][10]  # the fingers carry no noise
-            if first_hold is None and widths.empty_width < finger_width < widths.held_width:
+            if first_hold is None and base.empty_width < finger_width < base.held_width:
                 first_hold = step
-            lifted |= data.site("hook").xpos[2] > TABLE_TOP + 0.025 + LIFTED
+            lifted |= data.site("hook").xpos[2] > hook_start_height + LIFTED
             moved |= np.linalg.norm(data.site("object0").xpos[:2] - block_start) > MOVED
         distance = np.linalg.norm(obs["achieved_goal"] - obs["desired_goal"])
         rows.append((first_hold is not None, np.nan if first_hold is None else first_hold, lifted, moved,
-                     info["is_success"], distance, np.mean(residual_sizes[1:])))
+                     info["is_success"], distance, np.mean(residual_sizes)))
     env.close()
     return np.array(rows, dtype=float)
 

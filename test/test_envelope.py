@@ -68,6 +68,8 @@ def test_unsigned_wrongly_signed_and_oversized_are_refused(keys):
 def test_load_candidate_checks_shape_and_outputs(keys):
     private, public, _ = keys
     assert load_candidate(seal(constant_model(0.3), "ok", private), public, OBS, ACT).version == "ok"
+    two_threads = load_candidate(seal(constant_model(0.3), "ok", private), public, OBS, ACT, threads=2)
+    assert two_threads.model.session.get_session_options().intra_op_num_threads == 2
     with pytest.raises(ModelError, match="this task needs"):
         load_candidate(seal(constant_model(0.3, obs_dim=OBS + 1), "wide", private), public, OBS, ACT)
     with pytest.raises(ModelError, match="non-finite"):

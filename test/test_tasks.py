@@ -73,7 +73,6 @@ def test_noisy_hook_sees_block_and_hook_with_noise_of_std_0_025_and_judges_the_t
     env.close()
 
 
-
 def test_noisy_hook_shows_the_current_frame_first_then_the_previous_one():
     two_frames, one_frame = make_env("noisy_hook"), make_env("noisy_hook", frames=1)
     assert two_frames.observation_space["observation"].shape == (74,)
@@ -92,6 +91,9 @@ def test_noisy_hook_shows_the_current_frame_first_then_the_previous_one():
     np.testing.assert_array_equal(obs2["observation"][37:], obs2["observation"][:37])
     two_frames.close()
     one_frame.close()
+    with pytest.raises(ValueError, match="at least one frame, not 0"):
+        make_env("noisy_hook", frames=0)
+
 
 def test_complex_hook_has_5_to_15_bumps_at_most_1_cm_high_and_a_new_block_shape_each_episode():
     env = make_env("complex_hook")

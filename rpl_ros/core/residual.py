@@ -77,8 +77,8 @@ def zero_residual_model(obs_dim: int, act_dim: int, hidden: Sequence[int] = (256
 
 
 def session_options(threads: int) -> ort.SessionOptions:
-    """onnxruntime's options for batch-1 calls in a control loop: ``threads`` intra-op threads (1 by default) that
-    sleep between calls, since a loop calls once per cycle and idle spinning threads would steal the cores the other
+    """onnxruntime's options for batch-1 calls in a control loop: ``threads`` intra-op threads (the callers' default
+    is 1) that sleep between calls, since a loop calls once per cycle and idle spinning threads would steal the cores the other
     nodes need; 0 gives onnxruntime's own defaults (a thread per core, spinning while idle), kept for comparison
     (bench/graph_levers.py, bench/inference.py)."""
     if threads < 0:
@@ -98,9 +98,9 @@ class ResidualModel:
     """A validated onnxruntime session for one residual model, tuned for batch-1 calls in a control loop."""
 
     def __init__(self, model_bytes: bytes, obs_dim: int, act_dim: int, probes: int = 16, threads: int = 1):
+        options = session_options(threads)  # a bad count is the caller's error, not the model's
         try:
-            self.session = ort.InferenceSession(model_bytes, session_options(threads),
-                                                providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises several unrelated types for unreadable models
             raise ModelError(f"not a loadable ONNX model: {error}") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()

@@ -104,7 +104,8 @@ class ResidualPolicy(Node):
     def check_and_swap(self, data: bytes):
         try:
             candidate = load_candidate(data, self.trusted_key, *self.dims,
-                                       self.p["max_model_bytes"], self.p["max_load_s"], self.p["inference_threads"])
+                                       self.p["max_model_bytes"], self.p["max_load_s"],
+                                       threads=self.p["inference_threads"])
         except ModelError as error:
             self.last_error = f"refused model: {error}"
             self.get_logger().error(f"{self.last_error}; keeping {self.active_version()}")

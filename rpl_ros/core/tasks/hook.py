@@ -42,6 +42,8 @@ def hook_model_xml(max_bumps: int) -> str:
 class HookEnv(MujocoFetchEnv, EzPickle):
     def __init__(self, pose_noise_std: float = 0.0, frames: int = 1, bumps: Tuple[int, int] = (0, 0),
                  bump_height: float = 0.01, random_shapes: bool = False, reward_type: str = "sparse", **kwargs):
+        if frames < 1:
+            raise ValueError(f"a hook observation holds at least one frame, not {frames}")
         self.pose_noise_std = pose_noise_std
         self.recent_frames = deque(maxlen=frames)
         """the observed frames of the last ``frames`` steps, newest last"""
