@@ -1,17 +1,22 @@
 """What a participant joining a running graph costs it: push_sim in realtime mode while, every ``--interval``
-seconds, a process joins the graph's DDS domain with one node that subscribes to /rpl/action for a second and
-leaves (what ``ros2 topic echo /rpl/action`` on a running robot does), against the same graph with nobody joining,
-interleaved over ``--rounds``. Missed cycles are the bridge's: a cycle that closed without its action. Only the
-joins that began while the graph was running count.
+seconds, a process joins the graph's DDS domain with one node that subscribes to /rpl/action, takes a second of
+actions and leaves (what ``ros2 topic echo /rpl/action`` on a running robot does), against the same graph with
+nobody joining, interleaved over ``--rounds``. Missed cycles are the bridge's: a cycle that closed without its
+action. Only the joins that began while the graph was running count.
 
     python bench/participant_join.py [--rate 100] [--joins 6] [--interval 3] [--rounds 2] [--rt-priority 50]
-        [--fastdds-profile localhost_udp]
+        [--fastdds-profile localhost_udp] [--freeze 1]
+
+``--freeze S`` stops each joiner (SIGSTOP) for S seconds once its node is on the domain, then lets it go on: a tool
+suspended with Ctrl-Z, or starved of the CPU. Each joiner counts the actions it receives in the second after its
+first one (or 0 if none comes within 5 s), which tells whether the graph still reaches it.
 
 ``--fastdds-profile`` puts the graph and the joiners on one of the Fast DDS profiles in config/fastdds (one
 transport each) instead of the LOCALHOST range's shared memory and UDPv4.
 """
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -30,40 +35,54 @@ from sensor_msgs.msg import JointState
 from rpl_ros.nodes.common import ACTION, CONTROL_QOS
 rclpy.init()
 node = rclpy.create_node("joiner")
-node.create_subscription(JointState, ACTION, lambda msg: None, CONTROL_QOS)
-end = time.monotonic() + 1.0
-while time.monotonic() < end:
+received = []
+node.create_subscription(JointState, ACTION, received.append, CONTROL_QOS)
+print("on the domain", flush=True)
+deadline = time.monotonic() + 5.0  # for the first action: matching takes most of a second
+while not received and time.monotonic() < deadline:
     rclpy.spin_once(node, timeout_sec=0.05)
+first = len(received)
+end = time.monotonic() + 1.0
+while received and time.monotonic() < end:
+    rclpy.spin_once(node, timeout_sec=0.05)
+print(len(received) - first, flush=True)
 """
 GRAPH_START_S = 6.0  # from starting the node processes to the first cycles, with room on a loaded machine
 
 
-def join_repeatedly(domain_id: int, environment: Dict[str, str], joins: int, interval: float,
-                    stop: threading.Event, joined_at: List[float], failures: List[str]):
-    """Start a joiner every ``interval`` s (on a fixed schedule) after the graph's start-up; note when each began,
-    or what a failed one printed."""
+def join_repeatedly(domain_id: int, environment: Dict[str, str], joins: int, interval: float, freeze: float,
+                    stop: threading.Event, joined_at: List[float], received: List[int], failures: List[str]):
+    """Start a joiner every ``interval`` s (on a fixed schedule) after the graph's start-up, frozen for ``freeze`` s
+    once on the domain; note when each began and how many actions it received, or what a failed one printed."""
     next_join = time.monotonic() + GRAPH_START_S
     for _ in range(joins):
         if stop.wait(max(next_join - time.monotonic(), 0.0)):
             return
         joined_at.append(time.time())
-        joiner = subprocess.run([sys.executable, "-c", JOINER], env={**ros_environment(domain_id), **environment},
-                                capture_output=True, text=True)
+        joiner = subprocess.Popen([sys.executable, "-c", JOINER], env={**ros_environment(domain_id), **environment},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if freeze and joiner.stdout.readline():
+            joiner.send_signal(signal.SIGSTOP)
+            time.sleep(freeze)
+            joiner.send_signal(signal.SIGCONT)
+        out, err = joiner.communicate()
         if joiner.returncode != 0:
-            failures.append(joiner.stderr)
+            failures.append(err)
             return
+        received.append(int(out.split()[-1]))
         next_join += interval
 
 
-def run(rate: float, joins: int, interval: float, rt_priority: int, fastdds_profile: Optional[str], with_joins: bool,
-        domain_id: int):
-    """The run's summary, and how many joins began while its graph ran (a run without joins lasts as long)."""
+def run(rate: float, joins: int, interval: float, freeze: float, rt_priority: int, fastdds_profile: Optional[str],
+        with_joins: bool, domain_id: int):
+    """The run's summary, how many joins began while its graph ran (a run without joins lasts as long), and the
+    fewest actions a joiner received in its second."""
     seconds = GRAPH_START_S + joins * interval + 2.0  # long enough for every join, if the start-up is quick
     graph = realtime_push_sim(rate, int(seconds * rate / 50) + 1)
-    stop, joined_at, failures = threading.Event(), [], []
+    stop, joined_at, received, failures = threading.Event(), [], [], []
     environment = fastdds_profile_environment(fastdds_profile)
     joiner = threading.Thread(target=join_repeatedly, args=(domain_id, environment, joins if with_joins else 0,
-                                                                interval, stop, joined_at, failures))
+                                                                interval, freeze, stop, joined_at, received, failures))
     joiner.start()
     try:
         status, summary = run_graph(graph, domain_id, rt_priority=rt_priority, environment=environment)
@@ -74,27 +93,34 @@ def run(rate: float, joins: int, interval: float, rt_priority: int, fastdds_prof
         raise RuntimeError(f"a joiner failed:\n{failures[0]}")
     assert status == 0 and summary is not None, f"the graph failed (status {status})"
     first_observation, end = summary.wall_clock
-    return summary, sum(first_observation <= at <= end for at in joined_at)
+    return summary, sum(first_observation <= at <= end for at in joined_at), min(received, default=None)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_options(parser, rounds=2)
     parser.add_argument("--joins", type=int, default=6, help="participants that join a run, one after the other")
-    parser.add_argument("--interval", type=float, default=3.0, help="seconds between two joins (each stays 1 s)")
+    parser.add_argument("--interval", type=float, default=3.0,
+                        help="seconds between two joins (each stays 1-2 s, plus --freeze)")
+    parser.add_argument("--freeze", type=float, default=0.0,
+                        help="seconds each joiner is stopped (SIGSTOP) once on the domain, as Ctrl-Z would")
     add_rt_priority_option(parser)
     add_fastdds_profile_option(parser)
     args = parser.parse_args()
     check_rt_priority(parser, args.rt_priority)
     clear_fastdds_settings()
-    if args.joins < 1 or args.rounds < 1 or args.interval < 1.5:
-        parser.error("--joins and --rounds must be at least 1, --interval at least 1.5 s")
+    if args.joins < 1 or args.rounds < 1 or args.freeze < 0 or args.interval < 2.5 + args.freeze:
+        parser.error("--joins and --rounds must be at least 1, --freeze not negative, --interval at least 2.5 s "
+                     "more than --freeze")
     totals = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}  # missed, of them answered late, cycles, joins
     longest_streak = {False: 0, True: 0}  # most missed cycles in a row: a stall of the graph
+    fewest_received = None  # the fewest actions a joiner received in its second (100 at 100 Hz)
     for round_ in range(args.rounds):
         for with_joins in (False, True):
-            summary, joins = run(args.rate, args.joins, args.interval, args.rt_priority, args.fastdds_profile,
-                                 with_joins, 150 + os.getpid() % 50)
+            summary, joins, received = run(args.rate, args.joins, args.interval, args.freeze, args.rt_priority,
+                                           args.fastdds_profile, with_joins, 150 + os.getpid() % 50)
+            if received is not None:
+                fewest_received = received if fewest_received is None else min(received, fewest_received)
             cycles = sum(e.steps for e in summary.episodes)
             for i, value in enumerate((summary.missed_cycles, summary.late_answers, cycles, joins)):
                 totals[with_joins][i] += value
@@ -102,7 +128,7 @@ def main():
             print(f"round {round_ + 1}/{args.rounds}, {joins} joins in the run: "
                   f"{summary.missed_text} of {cycles} cycles; p99 {summary.latency_ms['p99']:.2f} ms", flush=True)
     print(f"\npush_sim, realtime {args.rate:.0f} Hz, SCHED_FIFO priority {args.rt_priority or 'none'}, Fast DDS "
-          f"{args.fastdds_profile or 'LOCALHOST range'}, {args.rounds} runs each")
+          f"{args.fastdds_profile or 'LOCALHOST range'}, joiners frozen {args.freeze:g} s, {args.rounds} runs each")
     for with_joins, label in ((False, "nobody joins"), (True, f"{totals[True][3]} joins in all")):
         missed, late, cycles, _ = totals[with_joins]
         print(f"  {label:16} missed {missed:5d} of {cycles} cycles ({100 * missed / cycles:.2f} %), "
@@ -110,7 +136,7 @@ def main():
     (missed, _, cycles, joins), (missed_alone, _, cycles_alone, _) = totals[True], totals[False]
     if joins:
         print(f"  per join: {(missed - missed_alone * cycles / cycles_alone) / joins:.1f} missed cycles more than "
-              f"without")
+              f"without; the fewest actions a joiner received in its second: {fewest_received}")
 
 
 if __name__ == "__main__":
