@@ -8,8 +8,9 @@ action. Only the joins that began while the graph was running count.
         [--fastdds-profile localhost_udp] [--freeze 1]
 
 ``--freeze S`` stops each joiner (SIGSTOP) for S seconds once its node is on the domain, then lets it go on: a tool
-suspended with Ctrl-Z, or starved of the CPU. Each joiner counts the actions it receives in the second after its
-first one (or 0 if none comes within 5 s), which tells whether the graph still reaches it.
+suspended with Ctrl-Z. Each joiner counts the actions it receives in the second after its first one (0 if none
+comes within 5 s of waking), which tells whether the graph still reaches it. (Until 2026-12-03 a joiner left 1 s
+after its node started, often before it had matched; it now stays until its first action and one second more.)
 
 ``--fastdds-profile`` puts the graph and the joiners on one of the Fast DDS profiles in config/fastdds (one
 transport each) instead of the LOCALHOST range's shared memory and UDPv4.
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from rpl_ros.bringup import ros_environment
@@ -30,59 +32,81 @@ from realtime import (add_fastdds_profile_option, add_rt_priority_option, add_ru
                       clear_fastdds_settings, fastdds_profile_environment, realtime_push_sim)
 
 JOINER = """
-import time, rclpy
+import sys, time, rclpy
 from sensor_msgs.msg import JointState
 from rpl_ros.nodes.common import ACTION, CONTROL_QOS
+frozen_s = float(sys.argv[1])  # the bench stops this process for as long once it is on the domain
 rclpy.init()
 node = rclpy.create_node("joiner")
-received = []
-node.create_subscription(JointState, ACTION, received.append, CONTROL_QOS)
+actions = []
+node.create_subscription(JointState, ACTION, actions.append, CONTROL_QOS)
 print("on the domain", flush=True)
-deadline = time.monotonic() + 5.0  # for the first action: matching takes most of a second
-while not received and time.monotonic() < deadline:
+deadline = time.monotonic() + frozen_s + 5.0  # for the first action: matching takes most of a second
+while not actions and time.monotonic() < deadline:
     rclpy.spin_once(node, timeout_sec=0.05)
-first = len(received)
+first = len(actions)
 end = time.monotonic() + 1.0
-while received and time.monotonic() < end:
+while actions and time.monotonic() < end:
     rclpy.spin_once(node, timeout_sec=0.05)
-print(len(received) - first, flush=True)
+print("actions", len(actions) - first, flush=True)
 """
 GRAPH_START_S = 6.0  # from starting the node processes to the first cycles, with room on a loaded machine
+JOINER_LIFE_S = 2.5
+"""a joiner's life when nothing goes wrong: Python and rclpy start-up, matching, its second of actions"""
+JOINER_TIMEOUT_S = 30.0
+"""beyond the freeze, the longest a joiner may take before it counts as failed"""
+
+
+@dataclass
+class Join:
+    began: float
+    ended: float
+    """wall-clock times, s"""
+    actions: int
+    """actions the joiner received in the second after its first"""
 
 
 def join_repeatedly(domain_id: int, environment: Dict[str, str], joins: int, interval: float, freeze: float,
-                    stop: threading.Event, joined_at: List[float], received: List[int], failures: List[str]):
+                    stop: threading.Event, done: List[Join], failures: List[str]):
     """Start a joiner every ``interval`` s (on a fixed schedule) after the graph's start-up, frozen for ``freeze`` s
-    once on the domain; note when each began and how many actions it received, or what a failed one printed."""
+    once on the domain; note each join, or what a failed joiner printed."""
     next_join = time.monotonic() + GRAPH_START_S
     for _ in range(joins):
         if stop.wait(max(next_join - time.monotonic(), 0.0)):
             return
-        joined_at.append(time.time())
-        joiner = subprocess.Popen([sys.executable, "-c", JOINER], env={**ros_environment(domain_id), **environment},
+        began = time.time()
+        joiner = subprocess.Popen([sys.executable, "-c", JOINER, str(freeze)],
+                                  env={**ros_environment(domain_id), **environment},
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if freeze and joiner.stdout.readline():
+        if freeze and any(line == "on the domain\n" for line in joiner.stdout):  # skips what Fast DDS logs
             joiner.send_signal(signal.SIGSTOP)
             time.sleep(freeze)
             joiner.send_signal(signal.SIGCONT)
-        out, err = joiner.communicate()
-        if joiner.returncode != 0:
-            failures.append(err)
+        try:
+            out, err = joiner.communicate(timeout=freeze + JOINER_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            joiner.kill()
+            out, err = joiner.communicate()
+            failures.append(f"a joiner did not end within {freeze + JOINER_TIMEOUT_S:.0f} s:\n{out}{err}")
             return
-        received.append(int(out.split()[-1]))
+        counts = [line.split()[1] for line in out.splitlines() if line.startswith("actions ")]
+        if joiner.returncode != 0 or not counts:
+            failures.append(f"exit status {joiner.returncode}:\n{out}{err}")
+            return
+        done.append(Join(began, time.time(), int(counts[-1])))
         next_join += interval
 
 
 def run(rate: float, joins: int, interval: float, freeze: float, rt_priority: int, fastdds_profile: Optional[str],
         with_joins: bool, domain_id: int):
     """The run's summary, how many joins began while its graph ran (a run without joins lasts as long), and the
-    fewest actions a joiner received in its second."""
+    fewest actions a joiner received in its second, among those that began and ended while the graph ran."""
     seconds = GRAPH_START_S + joins * interval + 2.0  # long enough for every join, if the start-up is quick
     graph = realtime_push_sim(rate, int(seconds * rate / 50) + 1)
-    stop, joined_at, received, failures = threading.Event(), [], [], []
+    stop, done, failures = threading.Event(), [], []
     environment = fastdds_profile_environment(fastdds_profile)
     joiner = threading.Thread(target=join_repeatedly, args=(domain_id, environment, joins if with_joins else 0,
-                                                                interval, freeze, stop, joined_at, received, failures))
+                                                                interval, freeze, stop, done, failures))
     joiner.start()
     try:
         status, summary = run_graph(graph, domain_id, rt_priority=rt_priority, environment=environment)
@@ -90,10 +114,11 @@ def run(rate: float, joins: int, interval: float, freeze: float, rt_priority: in
         stop.set()
         joiner.join()
     if failures:
-        raise RuntimeError(f"a joiner failed:\n{failures[0]}")
+        raise RuntimeError(f"a joiner failed: {failures[0]}")
     assert status == 0 and summary is not None, f"the graph failed (status {status})"
     first_observation, end = summary.wall_clock
-    return summary, sum(first_observation <= at <= end for at in joined_at), min(received, default=None)
+    fewest_actions = min((j.actions for j in done if first_observation <= j.began and j.ended <= end), default=None)
+    return summary, sum(first_observation <= j.began <= end for j in done), fewest_actions
 
 
 def main():
@@ -101,7 +126,7 @@ def main():
     add_run_options(parser, rounds=2)
     parser.add_argument("--joins", type=int, default=6, help="participants that join a run, one after the other")
     parser.add_argument("--interval", type=float, default=3.0,
-                        help="seconds between two joins (each stays 1-2 s, plus --freeze)")
+                        help=f"seconds between two joins (a joiner lives about {JOINER_LIFE_S:g} s, plus --freeze)")
     parser.add_argument("--freeze", type=float, default=0.0,
                         help="seconds each joiner is stopped (SIGSTOP) once on the domain, as Ctrl-Z would")
     add_rt_priority_option(parser)
@@ -109,18 +134,18 @@ def main():
     args = parser.parse_args()
     check_rt_priority(parser, args.rt_priority)
     clear_fastdds_settings()
-    if args.joins < 1 or args.rounds < 1 or args.freeze < 0 or args.interval < 2.5 + args.freeze:
-        parser.error("--joins and --rounds must be at least 1, --freeze not negative, --interval at least 2.5 s "
-                     "more than --freeze")
+    if args.joins < 1 or args.rounds < 1 or args.freeze < 0 or args.interval < JOINER_LIFE_S + args.freeze:
+        parser.error(f"--joins and --rounds must be at least 1, --freeze not negative, --interval at least "
+                     f"{JOINER_LIFE_S:g} s more than --freeze")
     totals = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}  # missed, of them answered late, cycles, joins
     longest_streak = {False: 0, True: 0}  # most missed cycles in a row: a stall of the graph
-    fewest_received = None  # the fewest actions a joiner received in its second (100 at 100 Hz)
+    fewest_actions = None  # the fewest actions a joiner received in its second (100 at 100 Hz)
     for round_ in range(args.rounds):
         for with_joins in (False, True):
-            summary, joins, received = run(args.rate, args.joins, args.interval, args.freeze, args.rt_priority,
-                                           args.fastdds_profile, with_joins, 150 + os.getpid() % 50)
-            if received is not None:
-                fewest_received = received if fewest_received is None else min(received, fewest_received)
+            summary, joins, fewest_in_run = run(args.rate, args.joins, args.interval, args.freeze, args.rt_priority,
+                                                args.fastdds_profile, with_joins, 150 + os.getpid() % 50)
+            if fewest_in_run is not None:
+                fewest_actions = fewest_in_run if fewest_actions is None else min(fewest_in_run, fewest_actions)
             cycles = sum(e.steps for e in summary.episodes)
             for i, value in enumerate((summary.missed_cycles, summary.late_answers, cycles, joins)):
                 totals[with_joins][i] += value
@@ -136,7 +161,7 @@ def main():
     (missed, _, cycles, joins), (missed_alone, _, cycles_alone, _) = totals[True], totals[False]
     if joins:
         print(f"  per join: {(missed - missed_alone * cycles / cycles_alone) / joins:.1f} missed cycles more than "
-              f"without; the fewest actions a joiner received in its second: {fewest_received}")
+              f"without; the fewest actions a joiner received in its second: {fewest_actions}")
 
 
 if __name__ == "__main__":
