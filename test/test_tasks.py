@@ -142,8 +142,8 @@ def test_base_controller_beats_a_random_policy(task, episodes):
     assert np.mean([e.success for e in base]) > np.mean([e.success for e in random]) + 0.2
 
 
-def final_block_distances(task: str, policy, episodes: int) -> np.ndarray:
-    env, distances = make_env(task), []
+def final_block_distances(task: str, policy, episodes: int, **env_kwargs) -> np.ndarray:
+    env, distances = make_env(task, **env_kwargs), []
     for seed in range(episodes):
         obs, _ = env.reset(seed=seed)
         truncated = False
@@ -160,6 +160,25 @@ def test_noisy_hook_base_controller_brings_the_block_nearer_the_goal_than_a_rand
     base = final_block_distances("noisy_hook", make_controller("noisy_hook"), 8)
     random = final_block_distances("noisy_hook", random_policy("noisy_hook"), 8)
     assert base.mean() < random.mean() - 0.05
+
+
+def test_the_drag_layout_puts_the_block_beyond_reach_and_the_goal_nearer_the_robot():
+    env = make_env("noisy_hook_drag")
+    for seed in range(10):
+        obs, _ = env.reset(seed=seed)
+        block, goal = obs["achieved_goal"], obs["desired_goal"]
+        assert 1.75 <= block[0] <= 1.90 and 0.70 <= block[1] <= 0.80
+        offset = goal[:2] - [1.65, 0.75]  # the reference's goal, moved along the diagonal
+        assert offset[0] == pytest.approx(offset[1]) and abs(offset[0]) <= 0.05
+    env.close()
+
+
+def test_hook_controller_drags_the_block_back_when_the_goal_is_within_reach():
+    noise_free = dict(pose_noise_std=0.0, frames=1)
+    start = final_block_distances("noisy_hook_drag", lambda obs: np.zeros(4), 8, **noise_free)
+    base = final_block_distances("noisy_hook_drag", make_controller("hook"), 8, **noise_free)
+    assert base.mean() < start.mean() - 0.03
+    assert (base < 0.05).any()  # some episodes end at the goal
 
 
 def test_mbrl_pusher_base_controller_beats_a_random_policy_by_return():

@@ -13,7 +13,13 @@ import numpy as np
 HEAD_FACE = np.array([0.35, 0.065])
 """the middle of the hook head's pushing face, in the hook's frame relative to its grasp point (site), in m
 (the controller knows its tool: these follow rpl_ros/core/tasks/assets/hook.xml)"""
+HEAD_PULLING_FACE = np.array([0.32, 0.08])
+"""the middle of the head's inner face, beside the handle: what drags a block back towards the robot"""
+DRAG_GRASP = np.array([-0.06, 0.0])
+"""where the gripper holds the handle to drag, relative to the grasp point: 2 cm from the handle's end"""
 HANDLE_HALF_HEIGHT = 0.025
+REACH_X = 1.73
+"""the gripper's reach along the table (x, m): goals beyond it are pushed to, goals within it dragged to"""
 
 
 @dataclass
@@ -47,10 +53,13 @@ class ReactiveHook:
         handle, hook_yaw = o[25:28], o[30]
         table_top = goal[2] - 0.025  # goals lie on the table, a block's half height up
         holding = self.empty_width < finger_width < self.held_width  # closed on something handle-wide
-        if not holding:
-            return self._grasp(grip, np.r_[handle[:2], table_top + HANDLE_HALF_HEIGHT], finger_width)
         yaw = np.array([[np.cos(hook_yaw), -np.sin(hook_yaw)], [np.sin(hook_yaw), np.cos(hook_yaw)]])
-        face = handle[:2] + yaw @ HEAD_FACE
+        drag = goal[0] < REACH_X  # a goal within reach: the block is beyond it, to be dragged back (inner face)
+        if not holding:
+            # dragging needs the head beyond a block at the edge of reach: hold the handle near its end
+            grasp = handle[:2] + (yaw @ DRAG_GRASP if drag else 0.0)
+            return self._grasp(grip, np.r_[grasp, table_top + HANDLE_HALF_HEIGHT], finger_width)
+        face = handle[:2] + yaw @ (HEAD_PULLING_FACE if drag else HEAD_FACE)
         push_dir = goal[:2] - block[:2]
         push_dir = push_dir / max(np.linalg.norm(push_dir), 1e-6)
         line_up = block[:2] - push_dir * self.gap

@@ -49,6 +49,10 @@ HOOK_OBSERVATION = {"observation": 37, "achieved_goal": 3, "desired_goal": 3}
 register_task("noisy_hook", TaskSpec("rpl_ros/NoisyHook-v1", "noisy_hook", FETCH_ACTIONS,
                                      {**HOOK_OBSERVATION, "observation": 2 * HOOK_OBSERVATION["observation"]}),
               "rpl_ros.core.tasks.hook:HookEnv", 100, pose_noise_std=0.025, frames=2)
+# NoisyHook in the paper's reference code's layout: the block beyond reach, dragged back to a goal nearer the robot
+register_task("noisy_hook_drag", TaskSpec("rpl_ros/NoisyHookDrag-v0", "noisy_hook", FETCH_ACTIONS,
+                                          {**HOOK_OBSERVATION, "observation": 2 * HOOK_OBSERVATION["observation"]}),
+              "rpl_ros.core.tasks.hook:HookEnv", 100, pose_noise_std=0.025, frames=2, drag_back=True)
 register_task("complex_hook", TaskSpec("rpl_ros/ComplexHook-v0", "hook", FETCH_ACTIONS, HOOK_OBSERVATION),
               "rpl_ros.core.tasks.hook:HookEnv", 100, bumps=(5, 15), bump_height=0.01, random_shapes=True)
 register_task("mbrl_pusher",

@@ -41,7 +41,8 @@ def hook_model_xml(max_bumps: int) -> str:
 
 class HookEnv(MujocoFetchEnv, EzPickle):
     def __init__(self, pose_noise_std: float = 0.0, frames: int = 1, bumps: Tuple[int, int] = (0, 0),
-                 bump_height: float = 0.01, random_shapes: bool = False, reward_type: str = "sparse", **kwargs):
+                 bump_height: float = 0.01, random_shapes: bool = False, drag_back: bool = False,
+                 reward_type: str = "sparse", **kwargs):
         if frames < 1:
             raise ValueError(f"a hook observation holds at least one frame, not {frames}")
         self.pose_noise_std = pose_noise_std
@@ -52,6 +53,8 @@ class HookEnv(MujocoFetchEnv, EzPickle):
         self.bump_height = bump_height
         """the tallest a bump may be, in m"""
         self.random_shapes = random_shapes
+        self.drag_back = drag_back
+        """the reference code's layout: the block beyond reach, to be dragged back to a goal nearer the robot"""
         initial_qpos = {
             "robot0:slide0": 0.405,
             "robot0:slide1": 0.48,
@@ -64,7 +67,8 @@ class HookEnv(MujocoFetchEnv, EzPickle):
             gripper_extra_height=0.2, target_in_the_air=False, target_offset=0.0, obj_range=0.05,
             target_range=0.05, distance_threshold=0.05, initial_qpos=initial_qpos, reward_type=reward_type,
             **kwargs)
-        EzPickle.__init__(self, pose_noise_std, frames, bumps, bump_height, random_shapes, reward_type, **kwargs)
+        EzPickle.__init__(self, pose_noise_std, frames, bumps, bump_height, random_shapes, drag_back, reward_type,
+                          **kwargs)
 
     def _initialize_simulation(self):
         # as MujocoRobotEnv's, but the model comes from hook_model_xml (Fetch's assets joined in at load time)
@@ -86,7 +90,10 @@ class HookEnv(MujocoFetchEnv, EzPickle):
         rng = self.np_random
         block_half_height = self._shape_block(rng) if self.random_shapes else 0.025
         self._place_bumps(rng, rng.integers(self.bumps[0], self.bumps[1] + 1))
-        block = [rng.uniform(1.55, 1.65), rng.uniform(0.6, 0.9), TABLE_TOP + block_half_height]
+        if self.drag_back:
+            block = [rng.uniform(1.75, 1.90), rng.uniform(0.70, 0.80), TABLE_TOP + block_half_height]
+        else:
+            block = [rng.uniform(1.55, 1.65), rng.uniform(0.6, 0.9), TABLE_TOP + block_half_height]
         self._utils.set_joint_qpos(self.model, self.data, "object0:joint", [*block, 1.0, 0.0, 0.0, 0.0])
         hook = [rng.uniform(1.25, 1.35), rng.uniform(0.38, 0.45), TABLE_TOP + 0.025]
         self._utils.set_joint_qpos(self.model, self.data, "hook:joint", [*hook, 1.0, 0.0, 0.0, 0.0])
@@ -94,6 +101,8 @@ class HookEnv(MujocoFetchEnv, EzPickle):
         return True
 
     def _sample_goal(self):
+        if self.drag_back:  # the reference's goal, moved along the diagonal
+            return np.array([1.65, 0.75, TABLE_TOP + 0.025]) + self.np_random.uniform(-0.05, 0.05) * np.r_[1.0, 1.0, 0.0]
         block = self._utils.get_site_xpos(self.model, self.data, "object0")
         return np.array([self.np_random.uniform(1.85, 1.95), block[1] + self.np_random.uniform(-0.1, 0.1),
                          TABLE_TOP + 0.025])
