@@ -1,5 +1,7 @@
 """A reactive hook controller for NoisyHook and ComplexHook: grasp the hook's handle, carry the hook so that its
-head stands behind the block (seen from the goal), lower it and push the block to the goal with it.
+head stands behind the block (seen from the goal), lower it and push the block to the goal with it; with a goal
+within reach and the block beyond it (the reference code's layout, NoisyHookDrag) it drags the block back with the
+head's inner face instead.
 
 Its phase is read from the observed state alone (gripper, fingers, block and hook pose), so it is a pure
 function of the observation. It trusts what it sees: on NoisyHook the observed hook and block poses are off by
