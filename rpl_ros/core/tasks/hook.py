@@ -1,8 +1,8 @@
 """The hook tasks: the Fetch arm must grasp a hook lying on the table and push a block with it to a goal beyond
-the gripper's reach. One environment, two declarations: NoisyHook (Gaussian noise on the observed block and hook
-pose) and ComplexHook (a block of a procedurally generated shape each episode, and small bumps on the table).
-NoisyHookDrag is NoisyHook in the paper's reference code's layout (``drag_back``): the block lies beyond reach
-and the goal nearer the robot, so the hook drags the block back.
+the gripper's reach. One environment, three declarations: NoisyHook (Gaussian noise on the observed block and hook
+pose), ComplexHook (a block of a procedurally generated shape each episode, and small bumps on the table) and
+NoisyHookDrag, NoisyHook in the paper's reference code's layout (``drag_back``): the block lies beyond reach
+and the goal nearer the robot, so that the hook drags the block back.
 
 The observation is FetchPush's 25 values (with the block's observed pose) followed by the hook's position, its
 rotation (Euler), linear and angular velocity (12 values): one frame. With ``frames`` > 1 the frames of the last
