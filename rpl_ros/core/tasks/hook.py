@@ -1,5 +1,5 @@
-"""The hook tasks: the Fetch arm must grasp a hook lying on the table and push a block with it to a goal beyond
-the gripper's reach. One environment, three declarations: NoisyHook (Gaussian noise on the observed block and hook
+"""The hook tasks: the Fetch arm must grasp a hook lying on the table and move a block with it where the gripper
+cannot reach. One environment, three declarations: NoisyHook (Gaussian noise on the observed block and hook
 pose), ComplexHook (a block of a procedurally generated shape each episode, and small bumps on the table) and
 NoisyHookDrag, NoisyHook in the paper's reference code's layout (``drag_back``): the block lies beyond reach
 and the goal nearer the robot, so that the hook drags the block back.
