@@ -95,6 +95,20 @@ def test_noisy_hook_shows_the_current_frame_first_then_the_previous_one():
         make_env("noisy_hook", frames=0)
 
 
+def test_noisy_hook_4f_sees_two_frames_more_than_noisy_hook():
+    four, two = make_env("noisy_hook_4f"), make_env("noisy_hook")
+    assert four.observation_space["observation"].shape == (148,)
+    obs4, _ = four.reset(seed=3)
+    obs2, _ = two.reset(seed=3)
+    for _ in range(20):  # the same noise draws: its first two frames are NoisyHook's, so its base acts the same
+        np.testing.assert_array_equal(obs4["observation"][:74], obs2["observation"])
+        action = two.action_space.sample()
+        obs4, *_ = four.step(action)
+        obs2, *_ = two.step(action)
+    four.close()
+    two.close()
+
+
 def test_complex_hook_has_5_to_15_bumps_at_most_1_cm_high_and_a_new_block_shape_each_episode():
     env = make_env("complex_hook")
     model = env.unwrapped.model

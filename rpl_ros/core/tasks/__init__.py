@@ -49,6 +49,10 @@ HOOK_OBSERVATION = {"observation": 37, "achieved_goal": 3, "desired_goal": 3}
 register_task("noisy_hook", TaskSpec("rpl_ros/NoisyHook-v1", "noisy_hook", FETCH_ACTIONS,
                                      {**HOOK_OBSERVATION, "observation": 2 * HOOK_OBSERVATION["observation"]}),
               "rpl_ros.core.tasks.hook:HookEnv", 100, pose_noise_std=0.025, frames=2)
+# NoisyHook seen through four frames instead of two (beyond the paper: four independent draws of the noise)
+register_task("noisy_hook_4f", TaskSpec("rpl_ros/NoisyHook4F-v0", "noisy_hook", FETCH_ACTIONS,
+                                        {**HOOK_OBSERVATION, "observation": 4 * HOOK_OBSERVATION["observation"]}),
+              "rpl_ros.core.tasks.hook:HookEnv", 100, pose_noise_std=0.025, frames=4)
 # NoisyHook in the paper's reference code's layout: the block beyond reach, dragged back to a goal nearer the robot
 register_task("noisy_hook_drag", TaskSpec("rpl_ros/NoisyHookDrag-v0", "noisy_hook", FETCH_ACTIONS,
                                           {**HOOK_OBSERVATION, "observation": 2 * HOOK_OBSERVATION["observation"]}),
