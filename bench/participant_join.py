@@ -139,13 +139,13 @@ def main():
                      f"{JOINER_LIFE_S:g} s more than --freeze")
     totals = {False: [0, 0, 0, 0], True: [0, 0, 0, 0]}  # missed, of them answered late, cycles, joins
     longest_streak = {False: 0, True: 0}  # most missed cycles in a row: a stall of the graph
-    fewest_actions = None  # the fewest actions a joiner received in its second (100 at 100 Hz)
+    fewest_per_run = []  # the fewest actions a joiner received in its second (100 at 100 Hz), per run with joins
     for round_ in range(args.rounds):
         for with_joins in (False, True):
             summary, joins, fewest_in_run = run(args.rate, args.joins, args.interval, args.freeze, args.rt_priority,
                                                 args.fastdds_profile, with_joins, 150 + os.getpid() % 50)
             if fewest_in_run is not None:
-                fewest_actions = fewest_in_run if fewest_actions is None else min(fewest_in_run, fewest_actions)
+                fewest_per_run.append(fewest_in_run)
             cycles = sum(e.steps for e in summary.episodes)
             for i, value in enumerate((summary.missed_cycles, summary.late_answers, cycles, joins)):
                 totals[with_joins][i] += value
@@ -161,7 +161,7 @@ def main():
     (missed, _, cycles, joins), (missed_alone, _, cycles_alone, _) = totals[True], totals[False]
     if joins:
         print(f"  per join: {(missed - missed_alone * cycles / cycles_alone) / joins:.1f} missed cycles more than "
-              f"without; the fewest actions a joiner received in its second: {fewest_actions}")
+              f"without; the fewest actions a joiner received in its second: {min(fewest_per_run, default=None)}")
 
 
 if __name__ == "__main__":

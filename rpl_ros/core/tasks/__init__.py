@@ -45,18 +45,21 @@ register_task("pick_and_place",
               TaskSpec("rpl_ros/PickAndPlace-v0", "pick_and_place", FETCH_ACTIONS, FETCH_OBJECT_OBSERVATION),
               "gymnasium_robotics.envs.fetch.pick_and_place:MujocoFetchPickAndPlaceEnv", 50)
 HOOK_OBSERVATION = {"observation": 37, "achieved_goal": 3, "desired_goal": 3}
+
+
+def register_noisy_hook(key: str, env_id: str, frames: int, **variation):
+    """A NoisyHook declaration: the hook task with 2.5 cm of pose noise, seen through ``frames`` frames."""
+    register_task(key, TaskSpec(env_id, "noisy_hook", FETCH_ACTIONS,
+                                {**HOOK_OBSERVATION, "observation": frames * HOOK_OBSERVATION["observation"]}),
+                  "rpl_ros.core.tasks.hook:HookEnv", 100, pose_noise_std=0.025, frames=frames, **variation)
+
+
 # v1: two frames (the current one first), as the reference code's NoisyHook; v0 had one
-register_task("noisy_hook", TaskSpec("rpl_ros/NoisyHook-v1", "noisy_hook", FETCH_ACTIONS,
-                                     {**HOOK_OBSERVATION, "observation": 2 * HOOK_OBSERVATION["observation"]}),
-              "rpl_ros.core.tasks.hook:HookEnv", 100, pose_noise_std=0.025, frames=2)
-# NoisyHook seen through four frames instead of two (beyond the paper: four independent draws of the noise)
-register_task("noisy_hook_4f", TaskSpec("rpl_ros/NoisyHook4F-v0", "noisy_hook", FETCH_ACTIONS,
-                                        {**HOOK_OBSERVATION, "observation": 4 * HOOK_OBSERVATION["observation"]}),
-              "rpl_ros.core.tasks.hook:HookEnv", 100, pose_noise_std=0.025, frames=4)
-# NoisyHook in the paper's reference code's layout: the block beyond reach, dragged back to a goal nearer the robot
-register_task("noisy_hook_drag", TaskSpec("rpl_ros/NoisyHookDrag-v0", "noisy_hook", FETCH_ACTIONS,
-                                          {**HOOK_OBSERVATION, "observation": 2 * HOOK_OBSERVATION["observation"]}),
-              "rpl_ros.core.tasks.hook:HookEnv", 100, pose_noise_std=0.025, frames=2, drag_back=True)
+register_noisy_hook("noisy_hook", "rpl_ros/NoisyHook-v1", frames=2)
+# four frames instead of two (beyond the paper: four independent draws of the noise)
+register_noisy_hook("noisy_hook_4f", "rpl_ros/NoisyHook4F-v0", frames=4)
+# the paper's reference code's layout: the block beyond reach, dragged back to a goal nearer the robot
+register_noisy_hook("noisy_hook_drag", "rpl_ros/NoisyHookDrag-v0", frames=2, drag_back=True)
 register_task("complex_hook", TaskSpec("rpl_ros/ComplexHook-v0", "hook", FETCH_ACTIONS, HOOK_OBSERVATION),
               "rpl_ros.core.tasks.hook:HookEnv", 100, bumps=(5, 15), bump_height=0.01, random_shapes=True)
 register_task("mbrl_pusher",

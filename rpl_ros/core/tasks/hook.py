@@ -104,7 +104,8 @@ class HookEnv(MujocoFetchEnv, EzPickle):
 
     def _sample_goal(self):
         if self.drag_back:  # the reference's goal, moved along the diagonal
-            return np.array([1.65, 0.75, TABLE_TOP + 0.025]) + self.np_random.uniform(-0.05, 0.05) * np.r_[1.0, 1.0, 0.0]
+            shift = self.np_random.uniform(-0.05, 0.05)
+            return np.array([1.65 + shift, 0.75 + shift, TABLE_TOP + 0.025])
         block = self._utils.get_site_xpos(self.model, self.data, "object0")
         return np.array([self.np_random.uniform(1.85, 1.95), block[1] + self.np_random.uniform(-0.1, 0.1),
                          TABLE_TOP + 0.025])
