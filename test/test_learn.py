@@ -1,6 +1,7 @@
 """The learner's mechanics on the real FetchPush task, real torch and real onnxruntime (learning itself is
 shown in bench/, not asserted here)."""
 import argparse
+import csv
 import subprocess
 import sys
 from dataclasses import replace
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from rpl_ros.core.controllers import make_controller
+from rpl_ros.core.episodes import run_in_process
 from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.residual import ResidualModel
 from rpl_ros.core.tasks import make_env
@@ -17,8 +19,8 @@ from rpl_ros.learn.config import Args, add_arguments, args_from_namespace
 from rpl_ros.learn.export import PARITY_TOLERANCE, actor_to_onnx, onnx_parity_error
 from rpl_ros.learn.networks import Actor, Normalizer
 from rpl_ros.learn.replay import EpisodeReplay, her_sample
-from rpl_ros.learn.train import (BurnInGate, ResidualLearner, ResumeMismatch, collect_rollout, deployed_policy,
-                                 make_base, make_vector_env, policy_inputs, residual_actions, train)
+from rpl_ros.learn.train import (BEST_MODEL, BurnInGate, ResidualLearner, ResumeMismatch, collect_rollout,
+                                 deployed_policy, make_base, make_vector_env, policy_inputs, residual_actions, train)
 
 OBS_DIM, ACT_DIM, HORIZON = 28, 4, 50
 SMALL = Args(hidden=(32, 32), batch_size=32, updates_per_cycle=4, num_envs=2, async_envs=False,
@@ -268,6 +270,20 @@ def test_resume_continues_the_same_run(tmp_path):
     assert [r.split(",")[:2] + r.split(",")[3:] for r in rows[0]] == \
         [r.split(",")[:2] + r.split(",")[3:] for r in rows[1]]  # same rows but wall-clock
     assert (tmp_path / "resumed" / "residual.onnx").stat().st_size > 0 and any((tmp_path / "resumed" / "tb").iterdir())
+
+
+def test_the_best_evaluated_model_is_kept(tmp_path):
+    args = replace(SMALL, steps=800, eval_every=200, seed=1, run_dir=str(tmp_path))
+    train(args)
+    rows = list(csv.DictReader((tmp_path / "progress.csv").open()))[1:]  # after step 0, the base alone
+    best = max(float(row["eval_success"]) for row in rows)
+    best_row = [row for row in rows if float(row["eval_success"]) == best][-1]  # the latest on ties
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["progress"]["best_eval"] == best
+    model = ResidualModel((tmp_path / BEST_MODEL).read_bytes(), OBS_DIM, ACT_DIM)
+    again = run_in_process("push", deployed_policy(model, make_base(args), args.residual_scale), args.eval_episodes,
+                           args.eval_seed)
+    assert np.mean([r.success for r in again]) == best
+    assert np.mean([r.episode_return for r in again]) == pytest.approx(float(best_row["eval_return"]))
 
 
 def test_resume_refuses_a_checkpoint_learned_on_another_base(tmp_path):

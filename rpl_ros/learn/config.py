@@ -104,7 +104,8 @@ class Args:
     eval_seed: int = 0
     """seed of the first evaluation episode"""
     run_dir: str = "runs/rpl"
-    """where progress.csv, TensorBoard events, checkpoint.pt and residual.onnx go"""
+    """where progress.csv, TensorBoard events, checkpoint.pt, residual.onnx (the last model) and residual_best.onnx
+    (the best evaluated) go"""
     resume: bool = False
     """continue the run in run_dir from its checkpoint"""
     progress_bar: bool = True

@@ -2,7 +2,8 @@
 
 Read top to bottom: the residual policy, the burn-in gate, the update rule, one cycle of learning (shared with
 training from recordings, rpl_ros.learn.offline), collection and evaluation, the run (checkpoints, logs, ONNX
-export). The paper's ideas each have one place:
+export, and the best-evaluated residual kept as the reference code keeps its policy_best). The paper's ideas each
+have one place:
   residual sum          ``residual_actions`` -> rpl_ros.core.arbitration.residual_sum (the graph's own sum)
   zero-initialised f    ``Actor(zero_init_last_layer=True)`` in networks.py
   critic burn-in        ``BurnInGate``
@@ -313,12 +314,24 @@ class Progress:
     episodes: int = 0
     cycles: int = 0
     wall_s: float = 0.0
+    best_eval: float = float("-inf")  # the best evaluation after step 0 (of the model in BEST_MODEL)
+
+
+BEST_MODEL = "residual_best.onnx"
+
+
+def best_metric(task: str) -> str:
+    """What picks the best model: success on the goal tasks, return on dense-reward ones (MBRLPusher)."""
+    return "return" if task_spec(task).dense_reward else "success"
 
 
 def train(args: Args) -> Dict[str, float]:
     """Train, evaluating and checkpointing every ``eval_every`` steps; export the residual at the end.
 
-    Returns the last evaluation. Everything lands in ``args.run_dir``.
+    Returns the last evaluation. Everything lands in ``args.run_dir``. As in the reference code (baselines' HER
+    saves policy_best), the model of the best evaluation so far, the latest on ties, is kept as BEST_MODEL: late in
+    a run single evaluations swing (NoisyHook: 0.40 to 1.00), so the last model is not always the one to deploy.
+    Its evaluation picked it, so measure it again on other seeds before trusting its score.
     """
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -350,6 +363,7 @@ def train(args: Args) -> Dict[str, float]:
         progress = Progress(**checkpoint["progress"])
         print(f"resumed {run_dir} at step {progress.step}")
     future_p = her_future_p(args.her_k)
+    metric = best_metric(args.task)
 
     def save_checkpoint():
         torch.save({"args": asdict(args), "replay": replay.state(), "progress": asdict(progress),
@@ -413,6 +427,9 @@ def train(args: Args) -> Dict[str, float]:
                                      "mean_q": mean_q, "actor_released": int(gate.released)})
                 csv_file.flush()
                 bar.set_postfix(success=last_eval["success"], released=gate.released)
+                if last_eval[metric] >= progress.best_eval:
+                    progress.best_eval = last_eval[metric]
+                    (run_dir / BEST_MODEL).write_bytes(export_onnx(learner.actor, replay, reward_env.compute_reward))
                 save_checkpoint()
     finally:
         bar.close()
