@@ -5,6 +5,7 @@ import csv
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -284,6 +285,24 @@ def test_the_best_evaluated_model_is_kept(tmp_path):
                            args.eval_seed)
     assert np.mean([r.success for r in again]) == best
     assert np.mean([r.episode_return for r in again]) == pytest.approx(float(best_row["eval_return"]))
+
+
+def test_a_run_killed_while_checkpointing_keeps_its_last_checkpoint(tmp_path, monkeypatch):
+    args = replace(SMALL, steps=200, eval_every=200, run_dir=str(tmp_path))
+    train(args)
+    kept = (tmp_path / "checkpoint.pt").read_bytes()
+
+    def killed_while_writing(state, path):
+        Path(path).write_bytes(kept[:1000])  # what a kill in the middle of the write leaves
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "save", killed_while_writing)
+        with pytest.raises(KeyboardInterrupt):
+            train(replace(args, steps=400, resume=True))
+    assert (tmp_path / "checkpoint.pt").read_bytes() == kept
+    train(replace(args, steps=400, resume=True))
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["progress"]["step"] == 400
 
 
 def test_resume_refuses_a_checkpoint_learned_on_another_base(tmp_path):

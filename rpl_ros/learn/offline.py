@@ -23,8 +23,8 @@ from rpl_ros.learn.config import Args
 from rpl_ros.learn.recordings import EpisodeAssembler, RecordedEpisode, read_episodes, stack_episodes
 from rpl_ros.learn.replay import EpisodeReplay
 from rpl_ros.learn.train import (BurnInGate, ResidualLearner, base_controller_name, export_onnx, her_future_p,
-                                 learning_cycle, release_reason, restore_training_state, training_state,
-                                 update_normalizer)
+                                 learning_cycle, release_reason, restore_training_state, save_checkpoint,
+                                 training_state, update_normalizer)
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "residual.onnx"
@@ -96,9 +96,9 @@ class RecordingsTrainer:
         """Checkpoint, and a row of progress.csv."""
         self.wall_s += time.monotonic() - self.started
         self.started = time.monotonic()
-        torch.save({"args": asdict(self.args), "normalized": sorted(self.normalized), "wall_s": self.wall_s,
-                    **training_state(self.learner, self.gate, self.rng, base_controller_name(self.args))},
-                   self.out_dir / CHECKPOINT)
+        save_checkpoint({"args": asdict(self.args), "normalized": sorted(self.normalized), "wall_s": self.wall_s,
+                         **training_state(self.learner, self.gate, self.rng, base_controller_name(self.args))},
+                        self.out_dir / CHECKPOINT)
         progress = self.out_dir / "progress.csv"
         with progress.open("a", newline="") as file:
             writer = csv.DictWriter(file, PROGRESS_FIELDS, extrasaction="ignore")

@@ -14,6 +14,7 @@ With ``base='none'`` pi(s) = 0 and this is plain DDPG/TD3 + HER, the paper's fro
 """
 import copy
 import csv
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -245,6 +246,14 @@ def training_state(learner: ResidualLearner, gate: BurnInGate, rng: np.random.Ge
             "torch_rng": torch.get_rng_state(), "base_controller": base_controller}
 
 
+def save_checkpoint(state: dict, path: Path):
+    """torch.save to a file beside ``path``, then renamed over it: a run killed while it writes (NoisyHook's
+    checkpoints, replay included, are 400 MB) keeps its previous checkpoint rather than a truncated one."""
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
 def restore_training_state(state: dict, learner: ResidualLearner, gate: BurnInGate, rng: np.random.Generator,
                            base_controller: str):
     """Continue from ``state``, refused (ResumeMismatch) if its residual was learned on another base controller."""
@@ -365,9 +374,9 @@ def train(args: Args) -> Dict[str, float]:
     future_p = her_future_p(args.her_k)
     metric = best_metric(args.task)
 
-    def save_checkpoint():
-        torch.save({"args": asdict(args), "replay": replay.state(), "progress": asdict(progress),
-                    **training_state(learner, gate, rng, base_controller)}, checkpoint_path)
+    def checkpoint():
+        save_checkpoint({"args": asdict(args), "replay": replay.state(), "progress": asdict(progress),
+                         **training_state(learner, gate, rng, base_controller)}, checkpoint_path)
 
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=progress.step or None)
     # the settings as run, the task's defaults filled in (CleanRL's hyperparameters table)
@@ -430,7 +439,7 @@ def train(args: Args) -> Dict[str, float]:
                 if last_eval[metric] >= progress.best_eval:
                     progress.best_eval = last_eval[metric]
                     (run_dir / BEST_MODEL).write_bytes(export_onnx(learner.actor, replay, reward_env.compute_reward))
-                save_checkpoint()
+                checkpoint()
     finally:
         bar.close()
         writer.close()
