@@ -6,7 +6,10 @@ Each (variant, seed) is one `rpl-ros train` run in <runs-dir>/<task>/<variant>_s
 is resumed from its checkpoint, so a larger --steps extends the curves instead of starting over. The base
 alone is evaluated in-process on --base-episodes seeded episodes. Writes bench/results/<task><tag>_curves.csv
 (every evaluation of every run), bench/results/<task><tag>_<metric>.png and prints a summary: success at the end,
-steps and wall-clock to first reach --target, and the ratio of steps scratch / RPL.
+steps and wall-clock to first reach --target, and the ratio of steps scratch / RPL. Then each run's last model
+(residual.onnx) and best-evaluated one (residual_best.onnx) are scored on --held-out-episodes episodes whose seeds
+neither training nor its evaluations used (bench/results/<task><tag>_held_out.csv): the best model was picked by
+its evaluation's luck as much as by its skill, so only other episodes say what it is worth.
 
 runs/ stays on the machine that trained; to add a seed on another machine, train it alone and keep the others'
 rows from the committed CSV:
@@ -134,7 +137,8 @@ def summarize(args, curves, base_metric):
                                                  f"wall-clock" if step is not None else
                                                  f"does not reach {args.target} within {runs[seed][-1]['step']:.0f} "
                                                  f"steps (cut)"))
-    if "rpl" in reach and "scratch" in reach and all(s is not None for s in reach["rpl"]):
+    # (a base that already reaches the target leaves no ratio to report)
+    if "rpl" in reach and "scratch" in reach and all(s is not None for s in reach["rpl"]) and any(reach["rpl"]):
         rpl = np.mean(reach["rpl"])
         scratch_hits = [s for s in reach["scratch"] if s is not None]
         if len(scratch_hits) == len(reach["scratch"]):
@@ -147,6 +151,64 @@ def summarize(args, curves, base_metric):
             print(f"  steps to {args.target}: scratch / RPL > {budget / rpl:.1f}x (scratch did not reach it on "
                   f"{len(reach['scratch']) - len(scratch_hits)} of {len(reach['scratch'])} seeds, each trained "
                   f"for at least {budget:.0f} steps)")
+
+
+def trained_args(args, variant: str, seed: int):
+    """The settings a run trained with: its `rpl-ros train` command, parsed as that command parses it."""
+    from rpl_ros.cli import build_parser
+    from rpl_ros.learn.config import args_from_namespace
+
+    command = train_command(args, variant, seed)
+    return args_from_namespace(build_parser().parse_args(command[command.index("rpl_ros.cli") + 1:]))
+
+
+def score_held_out(args, curves):
+    """The base, and each run's last and best models, on --held-out-episodes episodes from --held-out-seed on,
+    through the learner's own evaluation (the exported ONNX summed with its base as the graph sums it)."""
+    import torch
+
+    from rpl_ros.core.observation import ObservationCodec
+    from rpl_ros.core.residual import ResidualModel
+    from rpl_ros.eval import wilson_interval
+    from rpl_ros.learn.train import BEST_MODEL, deployed_policy, make_base
+
+    spec = task_spec(args.task)
+    obs_dim, act_dim = ObservationCodec(spec.observation_sizes).policy_input_size, len(spec.action_names)
+    seeds = f"seeds {args.held_out_seed}-{args.held_out_seed + args.held_out_episodes - 1}"
+    print(f"\n{args.task}, held out ({args.held_out_episodes} episodes, {seeds}, never used in training or its "
+          f"evaluations):")
+    scored = [("base", "", "", "", run_in_process(args.task, make_controller(spec.controller),
+                                                        args.held_out_episodes, args.held_out_seed))]
+    for variant, runs in curves.items():
+        for seed in runs:
+            path = run_dir(args, variant, seed)
+            if not (path / "checkpoint.pt").exists():
+                continue  # a run kept from the CSV, trained elsewhere
+            progress = torch.load(path / "checkpoint.pt", weights_only=False, mmap=True)["progress"]
+            settings = trained_args(args, variant, seed)
+            for model, name, step in (("last", "residual.onnx", progress["step"]),
+                                      ("best", BEST_MODEL, progress.get("best_step", ""))):
+                if (path / name).exists():
+                    residual = ResidualModel((path / name).read_bytes(), obs_dim, act_dim)
+                    policy = deployed_policy(residual, make_base(settings), settings.residual_scale)
+                    scored.append((variant, seed, model, step, run_in_process(args.task, policy,
+                                                                              args.held_out_episodes,
+                                                                              args.held_out_seed)))
+    path = RESULTS / f"{args.task}{args.tag}_held_out.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["variant", "seed", "model", "step", "episodes", "first_seed", "success", "wilson_low",
+                         "wilson_high", "mean_return"])
+        for variant, seed, model, step, results in scored:
+            successes = sum(r.success for r in results)
+            low, high = wilson_interval(successes, len(results))
+            mean_return = float(np.mean([r.episode_return for r in results]))
+            writer.writerow([variant, seed, model, step, len(results), args.held_out_seed,
+                             successes / len(results), round(low, 3), round(high, 3), round(mean_return, 2)])
+            where = f" (step {step})" if step not in ("", -1) else ""
+            print(f"  {variant:8s} {seed!s:>2} {model:4s}{where:>15}: success {successes / len(results):.2f} "
+                  f"(95 % Wilson {low:.2f}-{high:.2f}), return {mean_return:.1f}")
+    print(f"wrote {path}")
 
 
 def write_results(args, curves, base_metric):
@@ -212,6 +274,10 @@ def main():
                         help="what the curves show (return for dense-reward tasks such as MBRLPusher)")
     parser.add_argument("--target", type=float, help="the level whose first crossing is reported (default: 0.9 "
                         "success; with --metric return, none unless given)")
+    parser.add_argument("--held-out-episodes", type=int, default=100, help="episodes on which each run's last "
+                        "and best models are scored at the end (0: none)")
+    parser.add_argument("--held-out-seed", type=int, default=1000, help="seed of the first held-out episode; the "
+                        "evaluations during training use seeds from 0 on, training episodes from 1,000,000 on")
     parser.add_argument("--runs-dir", default="runs/bench")
     parser.add_argument("--tag", default="", help="suffix of the result files, for runs with other settings (e.g. "
                         "_scale03 beside --runs-dir runs/bench_scale03), so they do not overwrite the main ones")
@@ -220,6 +286,8 @@ def main():
                         "(variant, seed) not read from --runs-dir (trained on another machine) in the results")
     parser.add_argument("train_args", nargs="*", help="after --: more `rpl-ros train` options for every run")
     args = parser.parse_args()
+    if args.held_out_episodes and args.held_out_seed < args.eval_episodes:
+        parser.error(f"--held-out-seed {args.held_out_seed} overlaps the evaluation seeds 0-{args.eval_episodes - 1}")
     if not args.plot_only:
         run_all(args)
     curves = {v: {s: rows for s in seed_range(args) if (rows := read_progress(run_dir(args, v, s)))}
@@ -232,6 +300,8 @@ def main():
         args.target = 0.9
     write_results(args, curves, base_metric)
     summarize(args, curves, base_metric)
+    if args.held_out_episodes:
+        score_held_out(args, curves)
 
 
 if __name__ == "__main__":

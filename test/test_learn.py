@@ -279,7 +279,8 @@ def test_the_best_evaluated_model_is_kept(tmp_path):
     rows = list(csv.DictReader((tmp_path / "progress.csv").open()))[1:]  # after step 0, the base alone
     best = max(float(row["eval_success"]) for row in rows)
     best_row = [row for row in rows if float(row["eval_success"]) == best][-1]  # the latest on ties
-    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["progress"]["best_eval"] == best
+    progress = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["progress"]
+    assert (progress["best_eval"], progress["best_step"]) == (best, int(best_row["step"]))
     model = ResidualModel((tmp_path / BEST_MODEL).read_bytes(), OBS_DIM, ACT_DIM)
     again = run_in_process("push", deployed_policy(model, make_base(args), args.residual_scale), args.eval_episodes,
                            args.eval_seed)

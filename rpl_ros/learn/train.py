@@ -323,7 +323,8 @@ class Progress:
     episodes: int = 0
     cycles: int = 0
     wall_s: float = 0.0
-    best_eval: float = float("-inf")  # the best evaluation after step 0 (of the model in BEST_MODEL)
+    best_eval: float = float("-inf")  # the best evaluation after step 0: that of the model in BEST_MODEL...
+    best_step: int = -1  # ...at this step
 
 
 BEST_MODEL = "residual_best.onnx"
@@ -437,7 +438,7 @@ def train(args: Args) -> Dict[str, float]:
                 csv_file.flush()
                 bar.set_postfix(success=last_eval["success"], released=gate.released)
                 if last_eval[metric] >= progress.best_eval:
-                    progress.best_eval = last_eval[metric]
+                    progress.best_eval, progress.best_step = last_eval[metric], progress.step
                     (run_dir / BEST_MODEL).write_bytes(export_onnx(learner.actor, replay, reward_env.compute_reward))
                 checkpoint()
     finally:
