@@ -438,6 +438,9 @@ def train(args: Args) -> Dict[str, float]:
                 csv_file.flush()
                 bar.set_postfix(success=last_eval["success"], released=gate.released)
                 if last_eval[metric] >= progress.best_eval:
+                    if last_eval[metric] > progress.best_eval:
+                        tqdm.write(f"step {progress.step}: evaluation {metric} {last_eval[metric]:.2f}, the best so "
+                                   f"far: {BEST_MODEL}")
                     progress.best_eval, progress.best_step = last_eval[metric], progress.step
                     (run_dir / BEST_MODEL).write_bytes(export_onnx(learner.actor, replay, reward_env.compute_reward))
                 checkpoint()
