@@ -159,7 +159,7 @@ def trained_args(args, variant: str, seed: int):
     from rpl_ros.learn.config import args_from_namespace
 
     command = train_command(args, variant, seed)
-    return args_from_namespace(build_parser().parse_args(command[command.index("rpl_ros.cli") + 1:]))
+    return args_from_namespace(build_parser().parse_args(command[command.index("train"):]))
 
 
 def score_held_out(args, curves):
