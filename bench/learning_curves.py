@@ -153,61 +153,77 @@ def summarize(args, curves, base_metric):
                   f"for at least {budget:.0f} steps)")
 
 
-def trained_args(args, variant: str, seed: int):
-    """The settings a run trained with: its `rpl-ros train` command, parsed as that command parses it."""
-    from rpl_ros.cli import build_parser
-    from rpl_ros.learn.config import args_from_namespace
-
-    command = train_command(args, variant, seed)
-    return args_from_namespace(build_parser().parse_args(command[command.index("train"):]))
+HELD_OUT_FIELDS = ("variant", "seed", "model", "step", "note", "episodes", "first_seed", "success", "wilson_low",
+                   "wilson_high", "mean_return")
 
 
 def score_held_out(args, curves):
     """The base, and each run's last and best models, on --held-out-episodes episodes from --held-out-seed on,
-    through the learner's own evaluation (the exported ONNX summed with its base as the graph sums it)."""
+    through the learner's own evaluation (the exported ONNX summed with its base as the graph sums it), with the
+    settings each run trained with (from its checkpoint)."""
     import torch
 
     from rpl_ros.core.observation import ObservationCodec
     from rpl_ros.core.residual import ResidualModel
     from rpl_ros.eval import wilson_interval
-    from rpl_ros.learn.train import BEST_MODEL, deployed_policy, make_base
+    from rpl_ros.learn.config import Args
+    from rpl_ros.learn.train import BEST_MODEL, CHECKPOINT, MODEL, deployed_policy, make_base
 
     spec = task_spec(args.task)
     obs_dim, act_dim = ObservationCodec(spec.observation_sizes).policy_input_size, len(spec.action_names)
     seeds = f"seeds {args.held_out_seed}-{args.held_out_seed + args.held_out_episodes - 1}"
     print(f"\n{args.task}, held out ({args.held_out_episodes} episodes, {seeds}, never used in training or its "
           f"evaluations):")
-    scored = [("base", "", "", "", run_in_process(args.task, make_controller(spec.controller),
-                                                        args.held_out_episodes, args.held_out_seed))]
+
+    def scored(policy, **row):
+        results = run_in_process(args.task, policy, args.held_out_episodes, args.held_out_seed)
+        successes = sum(r.success for r in results)
+        low, high = wilson_interval(successes, len(results))
+        return {**row, "episodes": len(results), "first_seed": args.held_out_seed, "success": successes / len(results),
+                "wilson_low": round(low, 3), "wilson_high": round(high, 3),
+                "mean_return": round(float(np.mean([r.episode_return for r in results])), 2)}
+
+    rows = [scored(make_controller(spec.controller), variant="base")]
     for variant, runs in curves.items():
         for seed in runs:
             path = run_dir(args, variant, seed)
-            if not (path / "checkpoint.pt").exists():
-                continue  # a run kept from the CSV, trained elsewhere
-            progress = torch.load(path / "checkpoint.pt", weights_only=False, mmap=True)["progress"]
-            settings = trained_args(args, variant, seed)
-            for model, name, step in (("last", "residual.onnx", progress["step"]),
-                                      ("best", BEST_MODEL, progress.get("best_step", ""))):
-                if (path / name).exists():
-                    residual = ResidualModel((path / name).read_bytes(), obs_dim, act_dim)
-                    policy = deployed_policy(residual, make_base(settings), settings.residual_scale)
-                    scored.append((variant, seed, model, step, run_in_process(args.task, policy,
-                                                                              args.held_out_episodes,
-                                                                              args.held_out_seed)))
+            if not (path / CHECKPOINT).exists():
+                print(f"  {variant} seed {seed}: no run in {path} (its curve kept from the CSV), not scored")
+                continue
+            checkpoint = torch.load(path / CHECKPOINT, weights_only=False)
+            settings, progress = Args(**checkpoint["args"]), checkpoint["progress"]
+            del checkpoint
+            models = []
+            if progress["step"] >= settings.steps:  # MODEL is exported when a run ends
+                models.append(("last", MODEL, progress["step"], ""))
+            else:
+                print(f"  {variant} seed {seed}: stopped at step {progress['step']} of {settings.steps}, so its "
+                      f"{MODEL} is an older one: not scored")
+            if "best_eval" in progress:
+                since = progress.get("best_since", 0)
+                models.append(("best", BEST_MODEL, progress.get("best_step", ""),
+                               f"best since step {since}" if since else ""))
+            for model, name, step, note in models:
+                residual = ResidualModel((path / name).read_bytes(), obs_dim, act_dim)
+                rows.append(scored(deployed_policy(residual, make_base(settings), settings.residual_scale),
+                                   variant=variant, seed=seed, model=model, step=step, note=note))
     path = RESULTS / f"{args.task}{args.tag}_held_out.csv"
+    if args.keep_csv_rows and path.exists():  # the rows of runs scored on another machine
+        scored_here = {(row["variant"], str(row.get("seed", ""))) for row in rows}
+        with path.open() as f:
+            rows += [row for row in csv.DictReader(f) if (row["variant"], row["seed"]) not in scored_here]
     with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["variant", "seed", "model", "step", "episodes", "first_seed", "success", "wilson_low",
-                         "wilson_high", "mean_return"])
-        for variant, seed, model, step, results in scored:
-            successes = sum(r.success for r in results)
-            low, high = wilson_interval(successes, len(results))
-            mean_return = float(np.mean([r.episode_return for r in results]))
-            writer.writerow([variant, seed, model, step, len(results), args.held_out_seed,
-                             successes / len(results), round(low, 3), round(high, 3), round(mean_return, 2)])
-            where = f" (step {step})" if step not in ("", -1) else ""
-            print(f"  {variant:8s} {seed!s:>2} {model:4s}{where:>15}: success {successes / len(results):.2f} "
-                  f"(95 % Wilson {low:.2f}-{high:.2f}), return {mean_return:.1f}")
+        writer = csv.DictWriter(f, HELD_OUT_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        where = f"step {row['step']}" if row.get("step") not in (None, "", -1) else ""
+        success = (f"success {float(row['success']):.2f} (95 % Wilson {float(row['wilson_low']):.2f}-"
+                   f"{float(row['wilson_high']):.2f})")
+        measures = [success, f"return {float(row['mean_return']):.1f}"]
+        print(f"  {row['variant']:8s} {row.get('seed', '')!s:>2} {row.get('model', ''):4s} {where:>12}: "
+              f"{', '.join(measures if args.metric == 'success' else measures[::-1])}"
+              + (f" ({row['note']})" if row.get("note") else ""))
     print(f"wrote {path}")
 
 

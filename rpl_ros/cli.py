@@ -89,7 +89,7 @@ def cmd_train(args) -> int:
     if args.from_recordings:
         return cmd_train_from_recordings(args, train_args)
     # torch is imported here only, never by `rpl-ros launch`
-    from rpl_ros.learn.train import BEST_MODEL, ResumeMismatch, train
+    from rpl_ros.learn.train import BEST_MODEL, MODEL, ResumeMismatch, train
 
     try:
         result = train(train_args)
@@ -98,7 +98,7 @@ def cmd_train(args) -> int:
         return 2
     print(f"{train_args.task}: success {result['success']:.2f}, return {result['return']:.1f} over "
           f"{train_args.eval_episodes} evaluation episodes (seeds {train_args.eval_seed}..); residual exported to "
-          f"{train_args.run_dir}/residual.onnx, the best evaluated to {train_args.run_dir}/{BEST_MODEL}")
+          f"{train_args.run_dir}/{MODEL}, the best evaluated to {train_args.run_dir}/{BEST_MODEL}")
     return 0
 
 

@@ -262,6 +262,7 @@ def test_resume_continues_the_same_run(tmp_path):
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)
     assert a["progress"]["step"] == b["progress"]["step"] == 400
+    assert {**a["progress"], "wall_s": 0} == {**b["progress"], "wall_s": 0} and a["best_model"] == b["best_model"]
     for name in ("actor", "critics", "actor_target", "critic_targets"):
         for key, value in a["learner"][name].items():
             assert torch.equal(value, b["learner"][name][key]), f"{name}.{key} differs after resume"
@@ -278,7 +279,10 @@ def test_the_best_evaluated_model_is_kept(tmp_path):
     train(args)
     rows = list(csv.DictReader((tmp_path / "progress.csv").open()))[1:]  # after step 0, the base alone
     best = max(float(row["eval_success"]) for row in rows)
-    best_row = [row for row in rows if float(row["eval_success"]) == best][-1]  # the latest on ties
+    ties = [row for row in rows if float(row["eval_success"]) == best]
+    best_row = ties[0]  # the first on ties
+    # what the run must tell apart: the last model is not the best, and a later one ties with it (other weights)
+    assert best_row is not rows[-1] and len(ties) > 1 and ties[1]["eval_return"] != best_row["eval_return"]
     progress = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["progress"]
     assert (progress["best_eval"], progress["best_step"]) == (best, int(best_row["step"]))
     model = ResidualModel((tmp_path / BEST_MODEL).read_bytes(), OBS_DIM, ACT_DIM)
@@ -302,8 +306,23 @@ def test_a_run_killed_while_checkpointing_keeps_its_last_checkpoint(tmp_path, mo
         with pytest.raises(KeyboardInterrupt):
             train(replace(args, steps=400, resume=True))
     assert (tmp_path / "checkpoint.pt").read_bytes() == kept
+    assert not (tmp_path / "checkpoint.pt.partial").exists()
     train(replace(args, steps=400, resume=True))
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["progress"]["step"] == 400
+    steps = [row["step"] for row in csv.DictReader((tmp_path / "progress.csv").open())]
+    assert steps == ["0", "200", "400"]  # the evaluation at 400 once, though the killed run had written it
+
+
+def test_a_checkpoint_from_before_best_models_keeps_the_best_from_its_step_on(tmp_path):
+    args = replace(SMALL, steps=200, eval_every=200, run_dir=str(tmp_path))
+    train(args)
+    old = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    del old["best_model"], old["progress"]["best_eval"], old["progress"]["best_step"], old["progress"]["best_since"]
+    torch.save(old, tmp_path / "checkpoint.pt")
+    (tmp_path / BEST_MODEL).unlink()
+    train(replace(args, steps=400, resume=True))
+    progress = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["progress"]
+    assert (progress["best_since"], progress["best_step"]) == (200, 400) and (tmp_path / BEST_MODEL).exists()
 
 
 def test_resume_refuses_a_checkpoint_learned_on_another_base(tmp_path):

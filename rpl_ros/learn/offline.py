@@ -22,12 +22,10 @@ from rpl_ros.core.tasks import make_env
 from rpl_ros.learn.config import Args
 from rpl_ros.learn.recordings import EpisodeAssembler, RecordedEpisode, read_episodes, stack_episodes
 from rpl_ros.learn.replay import EpisodeReplay
-from rpl_ros.learn.train import (BurnInGate, ResidualLearner, base_controller_name, export_onnx, her_future_p,
-                                 learning_cycle, release_reason, restore_training_state, save_checkpoint,
-                                 training_state, update_normalizer)
+from rpl_ros.learn.train import (CHECKPOINT, MODEL, BurnInGate, ResidualLearner, base_controller_name, export_onnx,
+                                 her_future_p, learning_cycle, release_reason, restore_training_state,
+                                 save_checkpoint, save_model, training_state, update_normalizer)
 
-CHECKPOINT = "checkpoint.pt"
-MODEL = "residual.onnx"
 PROGRESS_FIELDS = ("updates", "episodes", "wall_s", "critic_loss", "mean_q", "actor_loss", "actor_released")
 
 
@@ -110,7 +108,7 @@ class RecordingsTrainer:
     def export(self) -> bytes:
         """The current residual as ONNX (written to residual.onnx too)."""
         model = export_onnx(self.learner.actor, self.replay, self.compute_reward)
-        (self.out_dir / MODEL).write_bytes(model)
+        save_model(model, self.out_dir / MODEL)
         return model
 
 

@@ -246,12 +246,23 @@ def training_state(learner: ResidualLearner, gate: BurnInGate, rng: np.random.Ge
             "torch_rng": torch.get_rng_state(), "base_controller": base_controller}
 
 
-def save_checkpoint(state: dict, path: Path):
-    """torch.save to a file beside ``path``, then renamed over it: a run killed while it writes (NoisyHook's
-    checkpoints, replay included, are 400 MB) keeps its previous checkpoint rather than a truncated one."""
+def replace_atomically(path: Path, write: Callable[[Path], None]):
+    """``write`` a file beside ``path``, then rename it over ``path``: a run killed while it writes (NoisyHook's
+    checkpoints, replay included, are 400 MB) keeps the previous file rather than a truncated one."""
     partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def save_checkpoint(state: dict, path: Path):
+    replace_atomically(path, lambda partial: torch.save(state, partial))
+
+
+def save_model(model: bytes, path: Path):
+    replace_atomically(path, lambda partial: partial.write_bytes(model))
 
 
 def restore_training_state(state: dict, learner: ResidualLearner, gate: BurnInGate, rng: np.random.Generator,
@@ -323,11 +334,22 @@ class Progress:
     episodes: int = 0
     cycles: int = 0
     wall_s: float = 0.0
-    best_eval: float = float("-inf")  # the best evaluation after step 0: that of the model in BEST_MODEL...
-    best_step: int = -1  # ...at this step
+    best_eval: float = float("-inf")  # the best evaluation after best_since, that of the model in BEST_MODEL...
+    best_step: int = -1  # ...the first to reach it
+    best_since: int = 0  # not 0 only for a run resumed from a checkpoint written before BEST_MODEL was kept
 
 
-BEST_MODEL = "residual_best.onnx"
+CHECKPOINT, MODEL, BEST_MODEL = "checkpoint.pt", "residual.onnx", "residual_best.onnx"
+
+
+def truncate_progress_csv(path: Path, step: int):
+    """Drop the rows written after the checkpoint a run resumes from: it evaluates those steps again."""
+    with path.open(newline="") as f:
+        rows = [row for row in csv.DictReader(f) if float(row["step"]) <= step]
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def best_metric(task: str) -> str:
@@ -339,7 +361,7 @@ def train(args: Args) -> Dict[str, float]:
     """Train, evaluating and checkpointing every ``eval_every`` steps; export the residual at the end.
 
     Returns the last evaluation. Everything lands in ``args.run_dir``. As in the reference code (baselines' HER
-    saves policy_best), the model of the best evaluation so far, the latest on ties, is kept as BEST_MODEL: late in
+    saves policy_best), the model of the best evaluation so far, the first on ties, is kept as BEST_MODEL: late in
     a run single evaluations swing (NoisyHook: 0.40 to 1.00), so the last model is not always the one to deploy.
     Its evaluation picked it, so measure it again on other seeds before trusting its score.
     """
@@ -365,19 +387,29 @@ def train(args: Args) -> Dict[str, float]:
                                                            "action": act_dim})
     gate = BurnInGate(args.burn_in, args.burn_in_beta, args.burn_in_window)
     progress = Progress()
-    checkpoint_path = run_dir / "checkpoint.pt"
+    best_model: Optional[bytes] = None  # kept in the checkpoint too, so that file and checkpoint never disagree
+    checkpoint_path, csv_path = run_dir / CHECKPOINT, run_dir / "progress.csv"
     if args.resume:
         checkpoint = torch.load(checkpoint_path, weights_only=False)
         restore_training_state(checkpoint, learner, gate, rng, base_controller)
         replay.load_state(checkpoint["replay"])
         progress = Progress(**checkpoint["progress"])
+        best_model = checkpoint.get("best_model")
+        if "best_eval" not in checkpoint["progress"]:
+            progress.best_since = progress.step
+            print(f"{checkpoint_path} predates {BEST_MODEL}: the best model is kept from step {progress.step} on")
+        del checkpoint  # the replay's copy: 400 MB on NoisyHook
+        if best_model is not None:
+            save_model(best_model, run_dir / BEST_MODEL)
+        truncate_progress_csv(csv_path, progress.step)
         print(f"resumed {run_dir} at step {progress.step}")
     future_p = her_future_p(args.her_k)
     metric = best_metric(args.task)
 
-    def checkpoint():
+    def write_checkpoint():
         save_checkpoint({"args": asdict(args), "replay": replay.state(), "progress": asdict(progress),
-                         **training_state(learner, gate, rng, base_controller)}, checkpoint_path)
+                         "best_model": best_model, **training_state(learner, gate, rng, base_controller)},
+                        checkpoint_path)
 
     writer = SummaryWriter(str(run_dir / "tb"), purge_step=progress.step or None)
     # the settings as run, the task's defaults filled in (CleanRL's hyperparameters table)
@@ -385,7 +417,6 @@ def train(args: Args) -> Dict[str, float]:
     writer.add_text("settings", f"|setting|value|\n|-|-|\n{table}")
     print(f"{args.task}: gamma {args.gamma:.4f}, HER k {args.her_k}, targets clipped {args.clip_target}, polyak "
           f"{args.polyak}, burn-in {args.burn_in} (beta {args.burn_in_beta})")
-    csv_path = run_dir / "progress.csv"
     csv_file = csv_path.open("a" if args.resume else "w", newline="")
     csv_writer = csv.DictWriter(csv_file, CSV_FIELDS)
     if not args.resume:
@@ -437,18 +468,20 @@ def train(args: Args) -> Dict[str, float]:
                                      "mean_q": mean_q, "actor_released": int(gate.released)})
                 csv_file.flush()
                 bar.set_postfix(success=last_eval["success"], released=gate.released)
-                if last_eval[metric] >= progress.best_eval:
-                    if last_eval[metric] > progress.best_eval:
-                        tqdm.write(f"step {progress.step}: evaluation {metric} {last_eval[metric]:.2f}, the best so "
-                                   f"far: {BEST_MODEL}")
+                new_best = last_eval[metric] > progress.best_eval
+                if new_best:
+                    best_model = export_onnx(learner.actor, replay, reward_env.compute_reward)
                     progress.best_eval, progress.best_step = last_eval[metric], progress.step
-                    (run_dir / BEST_MODEL).write_bytes(export_onnx(learner.actor, replay, reward_env.compute_reward))
-                checkpoint()
+                    tqdm.write(f"step {progress.step}: evaluation {metric} {last_eval[metric]:.2f}, the best so far: "
+                               f"{BEST_MODEL}")
+                write_checkpoint()
+                if new_best:
+                    save_model(best_model, run_dir / BEST_MODEL)
     finally:
         bar.close()
         writer.close()
         csv_file.close()
         envs.close()
         probe_env.close()
-    (run_dir / "residual.onnx").write_bytes(export_onnx(learner.actor, replay, reward_env.compute_reward))
+    save_model(export_onnx(learner.actor, replay, reward_env.compute_reward), run_dir / MODEL)
     return last_eval
