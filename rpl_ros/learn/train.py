@@ -344,6 +344,8 @@ CHECKPOINT, MODEL, BEST_MODEL = "checkpoint.pt", "residual.onnx", "residual_best
 
 def truncate_progress_csv(path: Path, step: int):
     """Drop the rows written after the checkpoint a run resumes from: it evaluates those steps again."""
+    if not path.exists():
+        return
     with path.open(newline="") as f:
         rows = [row for row in csv.DictReader(f) if float(row["step"]) <= step]
     with path.open("w", newline="") as f:
