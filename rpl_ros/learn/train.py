@@ -421,7 +421,7 @@ def train(args: Args) -> Dict[str, float]:
           f"{args.polyak}, burn-in {args.burn_in} (beta {args.burn_in_beta})")
     csv_file = csv_path.open("a" if args.resume else "w", newline="")
     csv_writer = csv.DictWriter(csv_file, CSV_FIELDS)
-    if not args.resume:
+    if csv_file.tell() == 0:
         csv_writer.writeheader()
     bar = tqdm(total=args.steps, initial=progress.step, disable=not args.progress_bar, unit="step",
                desc=f"{args.task} {'RPL' if base else 'scratch'} {args.algorithm}")
