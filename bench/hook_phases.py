@@ -15,7 +15,7 @@ from rpl_ros.core.arbitration import residual_sum
 from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.residual import ResidualModel
-from rpl_ros.core.tasks import make_env, task_spec
+from rpl_ros.core.tasks import TASKS, make_env, task_spec
 
 LIFTED = 0.02
 """how far above its resting height the hook must rise to count as lifted, in m"""
@@ -52,7 +52,8 @@ def phases(task: str, episodes: int, model: Optional[ResidualModel]) -> np.ndarr
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="noisy_hook", choices=["noisy_hook", "complex_hook"])
+    parser.add_argument("--task", default="noisy_hook",
+                        choices=[key for key, spec in TASKS.items() if spec.controller in ("hook", "noisy_hook")])
     parser.add_argument("--episodes", type=int, default=50, help="episodes per policy, seeds 0 on")
     parser.add_argument("models", nargs="*", help="residual .onnx files, each on the task's base controller")
     args = parser.parse_args()
