@@ -197,8 +197,8 @@ def score_held_out(args, curves):
             if progress["step"] >= settings.steps:  # MODEL is exported when a run ends
                 models.append(("last", MODEL, progress["step"], ""))
             else:
-                print(f"  {variant} seed {seed}: stopped at step {progress['step']} of {settings.steps}, so its "
-                      f"{MODEL} is an older one: not scored")
+                print(f"  {variant} seed {seed}: stopped at step {progress['step']} of {settings.steps} before "
+                      f"exporting its {MODEL}: its last model is not scored")
             if "best_eval" in progress:
                 since = progress.get("best_since", 0)
                 models.append(("best", BEST_MODEL, progress.get("best_step", ""),
