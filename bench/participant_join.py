@@ -5,7 +5,7 @@ nobody joining, interleaved over ``--rounds``. Missed cycles are the bridge's: a
 action. Only the joins that began while the graph was running count.
 
     python bench/participant_join.py [--rate 100] [--joins 6] [--interval 3] [--rounds 2] [--rt-priority 50]
-        [--fastdds-profile localhost_udp] [--freeze 1]
+        [--fastdds-profile localhost_udp] [--joiner-profile P] [--freeze 1]
 
 ``--freeze S`` stops each joiner (SIGSTOP) for S seconds once its node is on the domain, then lets it go on: a tool
 suspended with Ctrl-Z. Each joiner counts the actions it receives in the second after its first one (0 if none
@@ -13,7 +13,8 @@ comes within 5 s of waking), which tells whether the graph still reaches it. (Un
 after its node started, often before it had matched; it now stays until its first action and one second more.)
 
 ``--fastdds-profile`` puts the graph and the joiners on one of the Fast DDS profiles in config/fastdds (one
-transport each) instead of the LOCALHOST range's shared memory and UDPv4.
+transport each) instead of the LOCALHOST range's shared memory and UDPv4; ``--joiner-profile`` puts the joiners
+alone on another (the transports of both must meet).
 """
 import argparse
 import os
@@ -28,8 +29,8 @@ from typing import Dict, List, Optional
 from rpl_ros.bringup import ros_environment
 from rpl_ros.runner import run_graph
 
-from realtime import (add_fastdds_profile_option, add_rt_priority_option, add_run_options, check_rt_priority,
-                      clear_fastdds_settings, fastdds_profile_environment, realtime_push_sim)
+from realtime import (FASTDDS_PROFILES, add_fastdds_profile_option, add_rt_priority_option, add_run_options,
+                      check_rt_priority, clear_fastdds_settings, fastdds_profile_environment, realtime_push_sim)
 
 JOINER = """
 import sys, time, rclpy
@@ -98,15 +99,18 @@ def join_repeatedly(domain_id: int, environment: Dict[str, str], joins: int, int
 
 
 def run(rate: float, joins: int, interval: float, freeze: float, rt_priority: int, fastdds_profile: Optional[str],
-        with_joins: bool, domain_id: int):
+        joiner_profile: Optional[str], with_joins: bool, domain_id: int):
     """The run's summary, how many joins began while its graph ran (a run without joins lasts as long), and the
     fewest actions a joiner received in its second, among those that began and ended while the graph ran."""
     seconds = GRAPH_START_S + joins * interval + 2.0  # long enough for every join, if the start-up is quick
     graph = realtime_push_sim(rate, int(seconds * rate / 50) + 1)
     stop, done, failures = threading.Event(), [], []
     environment = fastdds_profile_environment(fastdds_profile)
-    joiner = threading.Thread(target=join_repeatedly, args=(domain_id, environment, joins if with_joins else 0,
-                                                                interval, freeze, stop, done, failures))
+    joiner = threading.Thread(target=join_repeatedly, args=(domain_id,
+                                                            fastdds_profile_environment(joiner_profile or
+                                                                                        fastdds_profile),
+                                                            joins if with_joins else 0, interval, freeze, stop, done,
+                                                            failures))
     joiner.start()
     try:
         status, summary = run_graph(graph, domain_id, rt_priority=rt_priority, environment=environment)
@@ -131,6 +135,8 @@ def main():
                         help="seconds each joiner is stopped (SIGSTOP) once on the domain, as Ctrl-Z would")
     add_rt_priority_option(parser)
     add_fastdds_profile_option(parser)
+    parser.add_argument("--joiner-profile", choices=sorted(p.stem for p in FASTDDS_PROFILES.glob("*.xml")),
+                        help="a profile of config/fastdds for the joiners alone (default: --fastdds-profile's)")
     args = parser.parse_args()
     check_rt_priority(parser, args.rt_priority)
     clear_fastdds_settings()
@@ -143,7 +149,8 @@ def main():
     for round_ in range(args.rounds):
         for with_joins in (False, True):
             summary, joins, fewest_in_run = run(args.rate, args.joins, args.interval, args.freeze, args.rt_priority,
-                                                args.fastdds_profile, with_joins, 150 + os.getpid() % 50)
+                                                args.fastdds_profile, args.joiner_profile, with_joins,
+                                                150 + os.getpid() % 50)
             if fewest_in_run is not None:
                 fewest_per_run.append(fewest_in_run)
             cycles = sum(e.steps for e in summary.episodes)
@@ -153,7 +160,9 @@ def main():
             print(f"round {round_ + 1}/{args.rounds}, {joins} joins in the run: "
                   f"{summary.missed_text} of {cycles} cycles; p99 {summary.latency_ms['p99']:.2f} ms", flush=True)
     print(f"\npush_sim, realtime {args.rate:.0f} Hz, SCHED_FIFO priority {args.rt_priority or 'none'}, Fast DDS "
-          f"{args.fastdds_profile or 'LOCALHOST range'}, joiners frozen {args.freeze:g} s, {args.rounds} runs each")
+          f"{args.fastdds_profile or 'LOCALHOST range'}"
+          + (f" (joiners: {args.joiner_profile})" if args.joiner_profile else "")
+          + f", joiners frozen {args.freeze:g} s, {args.rounds} runs each")
     for with_joins, label in ((False, "nobody joins"), (True, f"{totals[True][3]} joins in all")):
         missed, late, cycles, _ = totals[with_joins]
         print(f"  {label:16} missed {missed:5d} of {cycles} cycles ({100 * missed / cycles:.2f} %), "
