@@ -165,7 +165,7 @@ def score_held_out(args, curves):
 
     from rpl_ros.core.observation import ObservationCodec
     from rpl_ros.core.residual import ResidualModel
-    from rpl_ros.eval import wilson_interval
+    from rpl_ros.eval import evaluate, wilson_interval
     from rpl_ros.learn.config import Args
     from rpl_ros.learn.train import BEST_MODEL, CHECKPOINT, MODEL, deployed_policy, make_base
 
@@ -176,12 +176,11 @@ def score_held_out(args, curves):
           f"evaluations):")
 
     def scored(policy, **row):
-        results = run_in_process(args.task, policy, args.held_out_episodes, args.held_out_seed)
-        successes = sum(r.success for r in results)
-        low, high = wilson_interval(successes, len(results))
-        return {**row, "episodes": len(results), "first_seed": args.held_out_seed, "success": successes / len(results),
-                "wilson_low": round(low, 3), "wilson_high": round(high, 3),
-                "mean_return": round(float(np.mean([r.episode_return for r in results])), 2)}
+        evaluation = evaluate(args.task, policy, row["variant"], args.held_out_episodes, args.held_out_seed)
+        low, high = wilson_interval(evaluation.successes, len(evaluation.episodes))
+        return {**row, "episodes": len(evaluation.episodes), "first_seed": args.held_out_seed,
+                "success": evaluation.success_rate, "wilson_low": round(low, 3), "wilson_high": round(high, 3),
+                "mean_return": round(evaluation.mean_return, 2)}
 
     rows = [scored(make_controller(spec.controller), variant="base")]
     for variant, runs in curves.items():
