@@ -325,6 +325,14 @@ def test_a_checkpoint_from_before_best_models_keeps_the_best_from_its_step_on(tm
     assert (progress["best_since"], progress["best_step"]) == (200, 400) and (tmp_path / BEST_MODEL).exists()
 
 
+def test_a_resume_whose_progress_csv_is_gone_starts_a_new_one_with_its_header(tmp_path):
+    args = replace(SMALL, steps=200, eval_every=200, run_dir=str(tmp_path))
+    train(args)
+    (tmp_path / "progress.csv").unlink()
+    train(replace(args, steps=400, resume=True))
+    assert [row["step"] for row in csv.DictReader((tmp_path / "progress.csv").open())] == ["400"]
+
+
 def test_resume_refuses_a_checkpoint_learned_on_another_base(tmp_path):
     args = replace(SMALL, steps=200, eval_every=200, run_dir=str(tmp_path / "run"))
     train(args)
