@@ -14,7 +14,8 @@ after its node started, often before it had matched; it now stays until its firs
 
 ``--fastdds-profile`` puts the graph and the joiners on one of the Fast DDS profiles in config/fastdds (one
 transport each) instead of the LOCALHOST range's shared memory and UDPv4; ``--joiner-profile`` puts the joiners
-alone on another (the transports of both must meet).
+alone on another (the transports of both must meet), or with ``none`` on the LOCALHOST range, as a tool started
+with no Fast DDS setting is.
 """
 import argparse
 import os
@@ -54,6 +55,8 @@ print("actions", len(actions) - first, flush=True)
 GRAPH_START_S = 6.0  # from starting the node processes to the first cycles, with room on a loaded machine
 JOINER_LIFE_S = 2.5
 """a joiner's life when nothing goes wrong: Python and rclpy start-up, matching, its second of actions"""
+NO_PROFILE = "none"
+"""--joiner-profile's choice for the LOCALHOST range's transports, whatever the graph's"""
 JOINER_TIMEOUT_S = 30.0
 """beyond the freeze, the longest a joiner may take before it counts as failed"""
 
@@ -106,9 +109,9 @@ def run(rate: float, joins: int, interval: float, freeze: float, rt_priority: in
     graph = realtime_push_sim(rate, int(seconds * rate / 50) + 1)
     stop, done, failures = threading.Event(), [], []
     environment = fastdds_profile_environment(fastdds_profile)
-    joiner = threading.Thread(target=join_repeatedly, args=(domain_id,
-                                                            fastdds_profile_environment(joiner_profile or
-                                                                                        fastdds_profile),
+    joiner_environment = {} if joiner_profile == NO_PROFILE else fastdds_profile_environment(joiner_profile or
+                                                                                             fastdds_profile)
+    joiner = threading.Thread(target=join_repeatedly, args=(domain_id, joiner_environment,
                                                             joins if with_joins else 0, interval, freeze, stop, done,
                                                             failures))
     joiner.start()
@@ -135,8 +138,10 @@ def main():
                         help="seconds each joiner is stopped (SIGSTOP) once on the domain, as Ctrl-Z would")
     add_rt_priority_option(parser)
     add_fastdds_profile_option(parser)
-    parser.add_argument("--joiner-profile", choices=sorted(p.stem for p in FASTDDS_PROFILES.glob("*.xml")),
-                        help="a profile of config/fastdds for the joiners alone (default: --fastdds-profile's)")
+    parser.add_argument("--joiner-profile",
+                        choices=sorted(p.stem for p in FASTDDS_PROFILES.glob("*.xml")) + [NO_PROFILE],
+                        help=f"a profile of config/fastdds for the joiners alone, or {NO_PROFILE} for the LOCALHOST "
+                             f"range's transports (default: --fastdds-profile's)")
     args = parser.parse_args()
     check_rt_priority(parser, args.rt_priority)
     clear_fastdds_settings()
@@ -161,7 +166,8 @@ def main():
                   f"{summary.missed_text} of {cycles} cycles; p99 {summary.latency_ms['p99']:.2f} ms", flush=True)
     print(f"\npush_sim, realtime {args.rate:.0f} Hz, SCHED_FIFO priority {args.rt_priority or 'none'}, Fast DDS "
           f"{args.fastdds_profile or 'LOCALHOST range'}"
-          + (f" (joiners: {args.joiner_profile})" if args.joiner_profile else "")
+          + (f" (joiners: {'LOCALHOST range' if args.joiner_profile == NO_PROFILE else args.joiner_profile})"
+             if args.joiner_profile else "")
           + f", joiners frozen {args.freeze:g} s, {args.rounds} runs each")
     for with_joins, label in ((False, "nobody joins"), (True, f"{totals[True][3]} joins in all")):
         missed, late, cycles, _ = totals[with_joins]
