@@ -22,10 +22,11 @@ from typing import Dict, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
+from rpl_ros.bringup import fastdds_profile_environment
 from rpl_ros.nodes.common import ACTION, BASE_ACTION, OBSERVATION, RESIDUAL_ACTION, real_time_allowed
 from rpl_ros.runner import run_graph
 
-from realtime import add_run_options, clear_fastdds_settings, fastdds_profile_environment, realtime_push_sim
+from realtime import add_run_options, clear_fastdds_settings, realtime_push_sim
 
 ALL = "all"
 CONTROLLERS = ("base_controller", "residual_policy", "arbitration")

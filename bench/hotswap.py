@@ -28,7 +28,7 @@ from typing import Dict
 
 import numpy as np
 
-from rpl_ros.bringup import ros_environment
+from rpl_ros.bringup import fastdds_profile_environment, ros_environment
 from rpl_ros.core.envelope import generate_keypair, load_private_key, seal
 from rpl_ros.core.observation import ObservationCodec
 from rpl_ros.core.residual import build_mlp_onnx
@@ -36,7 +36,7 @@ from rpl_ros.core.tasks import task_spec
 from rpl_ros.runner import run_graph
 
 from realtime import (add_fastdds_profile_option, add_rt_priority_option, add_run_options, check_rt_priority,
-                      clear_fastdds_settings, fastdds_profile_environment, realtime_push_sim)
+                      clear_fastdds_settings, realtime_push_sim)
 
 
 def constant_residual(dx: float, obs_dim: int, act_dim: int) -> bytes:

@@ -27,11 +27,11 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from rpl_ros.bringup import ros_environment
+from rpl_ros.bringup import fastdds_profile_environment, fastdds_profiles, ros_environment
 from rpl_ros.runner import run_graph
 
-from realtime import (FASTDDS_PROFILES, add_fastdds_profile_option, add_rt_priority_option, add_run_options,
-                      check_rt_priority, clear_fastdds_settings, fastdds_profile_environment, realtime_push_sim)
+from realtime import (add_fastdds_profile_option, add_rt_priority_option, add_run_options, check_rt_priority,
+                      clear_fastdds_settings, realtime_push_sim)
 
 JOINER = """
 import sys, time, rclpy
@@ -139,7 +139,7 @@ def main():
     add_rt_priority_option(parser)
     add_fastdds_profile_option(parser)
     parser.add_argument("--joiner-profile",
-                        choices=sorted(p.stem for p in FASTDDS_PROFILES.glob("*.xml")) + [NO_PROFILE],
+                        choices=fastdds_profiles() + [NO_PROFILE],
                         help=f"a profile of config/fastdds for the joiners alone, or {NO_PROFILE} for the LOCALHOST "
                              f"range's transports (default: --fastdds-profile's)")
     args = parser.parse_args()

@@ -2,13 +2,10 @@
 size a run or set the nodes' real-time priority."""
 import argparse
 import os
-from pathlib import Path
-from typing import Dict, Optional
+from typing import Optional
 
-from rpl_ros.bringup import RT_PRIORITIES, Graph, load_graph
+from rpl_ros.bringup import RT_PRIORITIES, Graph, fastdds_profiles, load_graph
 from rpl_ros.nodes.common import real_time_allowed
-
-FASTDDS_PROFILES = Path(__file__).resolve().parents[1] / "config" / "fastdds"
 
 
 def realtime_push_sim(rate: float, episodes: int, **overrides) -> Graph:
@@ -40,22 +37,9 @@ def check_rt_priority(parser: argparse.ArgumentParser, priority: int):
 
 
 def add_fastdds_profile_option(parser: argparse.ArgumentParser):
-    parser.add_argument("--fastdds-profile", choices=sorted(p.stem for p in FASTDDS_PROFILES.glob("*.xml")),
+    parser.add_argument("--fastdds-profile", choices=fastdds_profiles(),
                         help="a Fast DDS profile of config/fastdds for the graph and every process that joins it "
                              "(default: the LOCALHOST discovery range's shared memory and UDPv4)")
-
-
-def fastdds_profile_environment(profile: Optional[str]) -> Dict[str, str]:
-    """What puts a graph's processes (and whatever joins them) on config/fastdds/<profile>.xml; nothing for None.
-    The discovery range must not stay LOCALHOST: under it rmw_fastrtps sets its own transports (shared memory and
-    UDPv4) over any profile, and Fast DDS ignores FASTDDS_BUILTIN_TRANSPORTS too; the profiles keep everything on
-    this machine. A missing file is an error: rmw_fastrtps would fall back to Fast DDS's defaults unannounced."""
-    if profile is None:
-        return {}
-    path = FASTDDS_PROFILES / f"{profile}.xml"
-    if not path.is_file():
-        raise FileNotFoundError(f"no Fast DDS profile {path}")
-    return {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET", "FASTDDS_DEFAULT_PROFILES_FILE": str(path)}
 
 
 def clear_fastdds_settings():

@@ -24,6 +24,9 @@ EXECUTORS = ("events", "single")
 DEFAULT_EXECUTOR = EXECUTORS[0]
 RT_PRIORITIES = range(0, 99)
 """what --rt-priority takes: a SCHED_FIFO priority 1-98, or 0 for the ordinary scheduler"""
+FASTDDS_PROFILE_HELP = ("run every node on this Fast DDS profile of config/fastdds instead of the LOCALHOST range's "
+                        "shared memory and UDPv4; localhost_udp keeps a tool that joins the running graph, or stops "
+                        "answering in it, from stalling the control path (docs/DEPLOYING.md)")
 OFF_CONTROL_PATH = ("recorder", "trainer")
 """executables that handle data, not control: never at real-time priority (a trainer there would take a core
 from every other process)"""
@@ -75,6 +78,30 @@ def find_config(graph: str) -> Path:
             return directory / f"{graph}.yaml"
     known = sorted({p.stem for d in config_dirs() if d.is_dir() for p in d.glob("*.yaml")})
     raise ValueError(f"no graph config {graph!r}; known: {', '.join(known) or 'none'}")
+
+
+def fastdds_profiles() -> List[str]:
+    """The Fast DDS profiles of config/fastdds (installed in share/rpl_ros/config/fastdds), by name."""
+    return sorted({p.stem for d in config_dirs() for p in (d / "fastdds").glob("*.xml")})
+
+
+def fastdds_profile_path(profile: str) -> Path:
+    for directory in config_dirs():
+        if (directory / "fastdds" / f"{profile}.xml").is_file():
+            return directory / "fastdds" / f"{profile}.xml"
+    raise ValueError(f"no Fast DDS profile {profile!r}; known: {', '.join(fastdds_profiles()) or 'none'}")
+
+
+def fastdds_profile_environment(profile: Optional[str]) -> Dict[str, str]:
+    """What puts a graph's processes on config/fastdds/<profile>.xml; nothing for None or "" (the LOCALHOST range).
+
+    The discovery range must not stay LOCALHOST: under it rmw_fastrtps sets its own transports (shared memory and
+    UDPv4) over any profile, and Fast DDS ignores FASTDDS_BUILTIN_TRANSPORTS too; the profiles keep everything on
+    this machine. A missing file is an error: rmw_fastrtps would fall back to Fast DDS's defaults unannounced."""
+    if not profile:
+        return {}
+    return {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
+            "FASTDDS_DEFAULT_PROFILES_FILE": str(fastdds_profile_path(profile))}
 
 
 def coerce(text, like):
@@ -134,8 +161,10 @@ def launch_description(graph: str):
 
     def nodes(context):
         overrides = {argument: LaunchConfiguration(argument).perform(context) for argument in defaults}
+        environment = fastdds_profile_environment(LaunchConfiguration("fastdds_profile").perform(context))
         return [
             Node(package=PACKAGE, executable=spec.executable, name=spec.name, parameters=[spec.parameters],
+                 additional_env=environment or None,
                  arguments=["--executor", LaunchConfiguration("executor"),
                             *(["--rt-priority", LaunchConfiguration("rt_priority")] if spec.on_control_path
                               else [])], output="screen",
@@ -150,6 +179,8 @@ def launch_description(graph: str):
     arguments.append(DeclareLaunchArgument("rt_priority", default_value="0",
                                            description="SCHED_FIFO priority of the control path's nodes "
                                                        "(1-98; 0: the ordinary scheduler)"))
+    arguments.append(DeclareLaunchArgument("fastdds_profile", default_value="", choices=["", *fastdds_profiles()],
+                                           description=FASTDDS_PROFILE_HELP))
     return LaunchDescription([*arguments, OpaqueFunction(function=nodes)])
 
 

@@ -9,7 +9,8 @@ import argparse
 import os
 import sys
 
-from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS, LAUNCH_ARGUMENTS, MAIN_NODE, RT_PRIORITIES, load_graph
+from rpl_ros.bringup import (DEFAULT_EXECUTOR, EXECUTORS, FASTDDS_PROFILE_HELP, LAUNCH_ARGUMENTS, MAIN_NODE,
+                             RT_PRIORITIES, fastdds_profile_environment, fastdds_profiles, load_graph)
 
 
 def default_domain_id() -> int:
@@ -70,7 +71,8 @@ def cmd_launch(args) -> int:
         print("rpl-ros launch: --rt-priority in lockstep mode: the graph steps as fast as it can, and at real-time "
               "priority takes that core from every other process", file=sys.stderr)
     status, summary = run_graph(graph, args.domain_id, args.timeout, compose, args.executor,
-                                rt_priority=args.rt_priority)
+                                rt_priority=args.rt_priority,
+                                environment=fastdds_profile_environment(args.fastdds_profile))
     if summary is None:
         print("rpl-ros launch: the graph stopped before it finished a run", file=sys.stderr)
         return status or 1
@@ -172,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "real-time SCHED_FIFO policy at this priority: ordinary processes on the machine then "
                              "no longer preempt them (bench/graph_levers.py). Needs root, CAP_SYS_NICE or "
                              "an rtprio limit; default 0: the ordinary scheduler")
+    launch.add_argument("--fastdds-profile", choices=fastdds_profiles(), help=FASTDDS_PROFILE_HELP)
     launch.add_argument("--no-check", action="store_true", help="skip the zero-residual == base check")
     launch.set_defaults(func=cmd_launch)
     from rpl_ros.learn.config import add_arguments  # torch-free: only the learner's settings

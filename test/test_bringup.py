@@ -1,8 +1,11 @@
 """The graph description shared by launch files and the runner."""
+from pathlib import Path
+
 import pytest
 import yaml
 
-from rpl_ros.bringup import LAUNCH_ARGUMENTS, argument_defaults, load_graph
+from rpl_ros.bringup import (LAUNCH_ARGUMENTS, argument_defaults, fastdds_profile_environment, fastdds_profiles,
+                             load_graph)
 from rpl_ros.cli import build_parser
 
 
@@ -40,6 +43,18 @@ def test_bad_overrides_are_clear_errors(overrides, message):
 def test_unknown_graph_names_the_known_ones():
     with pytest.raises(ValueError, match="no graph config 'nope'; known: .*push_sim"):
         load_graph("nope")
+
+
+def test_a_fastdds_profile_puts_the_nodes_on_its_file_under_the_subnet_range():
+    assert fastdds_profiles() == ["localhost_udp", "shared_memory"]
+    for profile in fastdds_profiles():
+        environment = fastdds_profile_environment(profile)
+        # under LOCALHOST rmw_fastrtps would set its own transports over the profile
+        assert environment["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "SUBNET"
+        assert Path(environment["FASTDDS_DEFAULT_PROFILES_FILE"]).read_text().count("<profiles>") == 1
+    assert fastdds_profile_environment("") == fastdds_profile_environment(None) == {}  # the LOCALHOST range
+    with pytest.raises(ValueError, match="no Fast DDS profile 'udp'; known: localhost_udp, shared_memory"):
+        fastdds_profile_environment("udp")
 
 
 def test_launch_argument_defaults_come_from_the_yaml():

@@ -1,9 +1,11 @@
-"""The Fast DDS profiles in config/fastdds: two processes on one of them talk over the one transport it names, and
-nothing leaves this machine. The profiles need ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET (under LOCALHOST rmw_fastrtps
-sets its own transports over them), so the probes run in a network namespace of their own that has only loopback:
-a profile that failed to load could not reach another machine either."""
+"""The Fast DDS profiles in config/fastdds: two processes on one of them talk over the one transport it names,
+and nothing leaves this machine; ``rpl-ros launch --fastdds-profile`` puts a whole graph on one. The profiles need
+ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET (under LOCALHOST rmw_fastrtps sets its own transports over them), so the
+probes run in a network namespace of their own that has only loopback: a profile that failed to load could not
+reach another machine either."""
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -108,3 +110,15 @@ def test_shared_memory_profile_talks_without_udp_sockets(domain_id, tmp_path):
         assert report["heard"] == ["a", "b"]
         assert report["shared_memory"]
         assert report["udp"] == []
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or subprocess.run(["unshare", "-rn", "true"]).returncode != 0,
+                    reason="needs unshare -rn (user namespaces)")
+def test_launch_with_the_shared_memory_profile_runs_where_only_shared_memory_can_carry_the_graph(domain_id):
+    """In a network namespace whose loopback is down, the LOCALHOST range's discovery (UDP) reaches no one, so the
+    graph runs only if every node took the profile (without it, it never starts: checked by hand)."""
+    launch = subprocess.run(["unshare", "-rn", sys.executable, "-m", "rpl_ros.cli", "launch", "push_sim",
+                             "--episodes", "1", "--fastdds-profile", "shared_memory", "--domain-id", str(domain_id),
+                             "--timeout", "60"], capture_output=True, text=True, timeout=120)
+    assert launch.returncode == 0, launch.stdout + launch.stderr
+    assert re.search(r"push \(lockstep\): success \d\.\d\d \(\d/1\)", launch.stdout), launch.stdout
