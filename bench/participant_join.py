@@ -14,8 +14,8 @@ after its node started, often before it had matched; it now stays until its firs
 
 ``--fastdds-profile`` puts the graph and the joiners on one of the Fast DDS profiles in config/fastdds (one
 transport each) instead of the LOCALHOST range's shared memory and UDPv4; ``--joiner-profile`` puts the joiners
-alone on another (the transports of both must meet), or with ``none`` on the LOCALHOST range, as a tool started
-with no Fast DDS setting is.
+alone on another (the transports of both must meet), or with ``none`` on the LOCALHOST range with no profile, as a
+tool started that way is.
 """
 import argparse
 import os

@@ -3,7 +3,7 @@ every ``--interval`` seconds, a third joins their domain with a subscriber of th
 what Ctrl-Z does) for ``--freeze`` seconds. Prints each gap of more than 30 ms in the subscriber's stream and in the
 publisher's timer, with the joins' times: a gap in the subscriber alone is a stall on the receiving side.
 
-    python bench/shm_stall.py [--seconds 70] [--freeze 1] [--fastdds-profile shared_memory]
+    python bench/shm_stall.py [--seconds 70] [--interval 6] [--freeze 1] [--fastdds-profile shared_memory]
         [--health-check-ms GRAPH JOINER] [--strace]
 
 ``--health-check-ms`` runs publisher and subscriber (GRAPH) and the joiners (JOINER) on copies of the profile with
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from rpl_ros.bringup import fastdds_profile_path, fastdds_profiles
+from rpl_ros.bringup import fastdds_profile_path, fastdds_profiles, profile_file_environment
 
 from realtime import clear_fastdds_settings
 
@@ -46,14 +46,18 @@ print("on the domain", flush=True)
 end = time.monotonic() + seconds
 while time.monotonic() < end:
     rclpy.spin_once(node, timeout_sec=0.05)
-print(json.dumps(times), flush=True)
+print("times", json.dumps(times), flush=True)
 """
+RESULT = "times "
+"""the line of a process's output that carries its times"""
 GAP_S = 0.03
 """a gap worth printing: three cycles at 100 Hz"""
 STALL_S = 0.2
 """a gap whose waits --strace looks for"""
 SETTLE_S = 5.0
 """from starting publisher and subscriber to the first join"""
+JOINER_LIFE_S = 3.0
+"""a joiner's life beyond its freeze: start-up, 2 s on the domain, shutdown"""
 
 
 def profile_with_health_check(profile: Path, timeout_ms: int, directory: str) -> Path:
@@ -76,33 +80,36 @@ def thread_waits(strace_log: Path, thread_names: Dict[str, str], stalls: List[Li
     """The strace lines of sleeps and waits about as long as a stall ((end, length)) that ended with it."""
     found = []
     for line in strace_log.read_text().splitlines():
-        match = re.match(r"(\d+) (\d+):(\d+):([\d.]+) .*<([\d.]+)>$", line)
+        match = re.match(r"(\d+)\s+(\d+\.\d+) .*<([\d.]+)>$", line)  # strace -f -ttt -T: thread, epoch time
         if not match:
             continue
-        tid, hours, minutes, seconds, took = match.groups()
-        local = time.localtime()
-        stamp = time.mktime(local[:3] + (int(hours), int(minutes), 0) + local[6:]) + float(seconds)
-        ended = stamp if "resumed>" in line else stamp + float(took)  # a call cut in two is stamped when it resumes
-        if any(abs(ended - end) < 0.05 and 0.8 < float(took) / length < 1.2 for end, length in stalls):
+        tid, stamp, took = match.group(1), float(match.group(2)), float(match.group(3))
+        ended = stamp if "resumed>" in line else stamp + took  # a call cut in two is stamped when it resumes
+        if any(abs(ended - end) < 0.05 and 0.8 < took / length < 1.2 for end, length in stalls):
             found.append(f"{thread_names.get(tid, tid)}: {line}")
     return found
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=70.0, help="how long publisher and subscriber run")
-    parser.add_argument("--interval", type=float, default=6.0, help="seconds from one join to the next")
-    parser.add_argument("--freeze", type=float, default=1.0, help="seconds each joiner is stopped (0: not stopped)")
-    parser.add_argument("--fastdds-profile", default="shared_memory",
-                        choices=fastdds_profiles(),
-                        help="the profile of config/fastdds every process runs on")
+    parser.add_argument("--seconds", type=float, default=70.0,
+                        help="how long publisher and subscriber run (default: %(default)g)")
+    parser.add_argument("--interval", type=float, default=6.0,
+                        help="seconds from one join to the next (default: %(default)g)")
+    parser.add_argument("--freeze", type=float, default=1.0,
+                        help="seconds each joiner is stopped; 0: not stopped (default: %(default)g)")
+    parser.add_argument("--fastdds-profile", default="shared_memory", choices=fastdds_profiles(),
+                        help="the profile of config/fastdds every process runs on (default: %(default)s)")
     parser.add_argument("--health-check-ms", type=int, nargs=2, metavar=("GRAPH", "JOINER"),
                         help="healthy_check_timeout_ms of publisher and subscriber, and of the joiners")
     parser.add_argument("--strace", action="store_true", help="trace the subscriber's waits (see above)")
-    parser.add_argument("--domain-id", type=int, default=140 + os.getpid() % 50)
+    parser.add_argument("--domain-id", type=int, default=140 + os.getpid() % 50,
+                        help="ROS_DOMAIN_ID of the three (default: one of 140-189)")
     args = parser.parse_args()
-    if args.seconds < SETTLE_S + args.interval or args.freeze < 0 or args.interval < args.freeze + 2:
-        parser.error("--seconds must leave room for a join, --interval at least 2 s more than --freeze")
+    if args.freeze < 0 or args.interval < args.freeze + JOINER_LIFE_S or \
+            args.seconds < SETTLE_S + args.interval + 2.0:
+        parser.error(f"--interval must be at least {JOINER_LIFE_S:g} s more than --freeze (not negative), and "
+                     f"--seconds leave room for a join ({SETTLE_S:g} s + --interval + 2 s)")
     clear_fastdds_settings()
     profile = fastdds_profile_path(args.fastdds_profile)
     with tempfile.TemporaryDirectory() as directory:
@@ -110,39 +117,64 @@ def main():
         if args.health_check_ms:
             graph_profile, joiner_profile = (profile_with_health_check(profile, ms, directory)
                                              for ms in args.health_check_ms)
+        running: List[subprocess.Popen] = []
 
         def start(role: str, profile_path: Path, seconds: float) -> subprocess.Popen:
-            environment = dict(os.environ, ROS_DOMAIN_ID=str(args.domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="SUBNET",
-                               FASTDDS_DEFAULT_PROFILES_FILE=str(profile_path))
-            process = subprocess.Popen([sys.executable, "-c", ROLE, role, str(seconds)], env=environment,
-                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-            next(line for line in process.stdout if line == "on the domain\n")
+            """A process of ``role``, once its node is on the domain."""
+            errors = Path(directory) / f"{role}{len(running)}.err"
+            with errors.open("w") as error_file:
+                process = subprocess.Popen([sys.executable, "-c", ROLE, role, str(seconds)],
+                                           env={**os.environ, "ROS_DOMAIN_ID": str(args.domain_id),
+                                                **profile_file_environment(profile_path)},
+                                           stdout=subprocess.PIPE, stderr=error_file, text=True)
+            running.append(process)
+            if next((line for line in process.stdout if line == "on the domain\n"), None) is None:
+                process.wait()
+                raise SystemExit(f"the {role} ended before its node was on the domain:\n{errors.read_text()}")
             return process
 
-        pair = [start(role, graph_profile, args.seconds) for role in ("publisher", "subscriber")]
+        def times(process: subprocess.Popen) -> List[float]:
+            line = next(line for line in process.communicate()[0].splitlines() if line.startswith(RESULT))
+            return json.loads(line[len(RESULT):])
+
         tracer, strace_log = None, Path(directory) / "strace.log"
-        if args.strace:
-            tracer = subprocess.Popen(["strace", "-f", "-tt", "-T", "-e", "trace=futex,clock_nanosleep",
-                                       "-p", str(pair[1].pid), "-o", str(strace_log)], stderr=subprocess.DEVNULL)
-        thread_names = {task.name: (task / "comm").read_text().strip()
-                        for task in Path(f"/proc/{pair[1].pid}/task").iterdir()}
-        joins, end = [], time.monotonic() + args.seconds - 2.0
+        joins = []  # wall-clock times a joiner went on (woke, when frozen)
         try:
+            pair = [start(role, graph_profile, args.seconds) for role in ("publisher", "subscriber")]
+            end = time.monotonic() + args.seconds - 2.0
+            if args.strace:
+                strace_errors = Path(directory) / "strace.err"
+                with strace_errors.open("w") as error_file:
+                    tracer = subprocess.Popen(["strace", "-f", "-ttt", "-T", "-e", "trace=futex,clock_nanosleep",
+                                               "-p", str(pair[1].pid), "-o", str(strace_log)], stderr=error_file)
+                time.sleep(0.5)
+                if tracer.poll() is not None:
+                    raise SystemExit(f"strace could not trace the subscriber:\n{strace_errors.read_text()}")
+            thread_names = {task.name: (task / "comm").read_text().strip()
+                            for task in Path(f"/proc/{pair[1].pid}/task").iterdir()}
             time.sleep(SETTLE_S)
             while time.monotonic() + args.interval < end:
-                began = time.time()
+                began = time.monotonic()
                 joiner = start("joiner", joiner_profile, args.freeze + 2.0)
                 if args.freeze:
                     joiner.send_signal(signal.SIGSTOP)
                     time.sleep(args.freeze)
                     joiner.send_signal(signal.SIGCONT)
+                joins.append(time.time())
                 joiner.communicate()
-                joins.append(began)
-                time.sleep(max(began + args.interval - time.time(), 0.0))
-            publisher, subscriber = (json.loads(process.communicate()[0].splitlines()[-1]) for process in pair)
+                time.sleep(max(began + args.interval - time.monotonic(), 0.0))
+            publisher, subscriber = times(pair[0]), times(pair[1])
         finally:
-            for process in pair:
-                process.kill()
+            for process in running:  # a joiner may be stopped: wake it so that it can take SIGINT and clean up
+                if process.poll() is None:
+                    process.send_signal(signal.SIGCONT)
+                    process.send_signal(signal.SIGINT)
+            for process in running:
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
             if tracer:
                 tracer.send_signal(signal.SIGINT)
                 tracer.wait()
@@ -151,10 +183,11 @@ def main():
         start_time = subscriber[0]
         health_check = (f", health check {args.health_check_ms[0]} ms (publisher, subscriber), "
                         f"{args.health_check_ms[1]} ms (joiners)" if args.health_check_ms else "")
-        print(f"{args.fastdds_profile}{health_check}, {len(joins)} joins frozen {args.freeze:g} s, at s "
-              + " ".join(f"{t - start_time:.1f}" for t in joins))
-        for label, times in (("publisher's timer", publisher), ("subscriber's stream", subscriber)):
-            found = gaps(times)
+        print(f"{args.fastdds_profile}{health_check}, {len(joins)} joins, "
+              + (f"frozen {args.freeze:g} s, woken at s " if args.freeze else "on the domain at s ")
+              + " ".join(f"{t - start_time:.2f}" for t in joins))
+        for label, stream in (("publisher's timer", publisher), ("subscriber's stream", subscriber)):
+            found = gaps(stream)
             print(f"  {label}: {len(found)} gaps over {GAP_S * 1e3:.0f} ms" + "".join(
                 f"\n    {length * 1e3:6.1f} ms, ending at s {end_ - start_time:.2f}" for end_, length in found))
         if tracer:

@@ -25,8 +25,8 @@ DEFAULT_EXECUTOR = EXECUTORS[0]
 RT_PRIORITIES = range(0, 99)
 """what --rt-priority takes: a SCHED_FIFO priority 1-98, or 0 for the ordinary scheduler"""
 FASTDDS_PROFILE_HELP = ("run every node on this Fast DDS profile of config/fastdds instead of the LOCALHOST range's "
-                        "shared memory and UDPv4; localhost_udp keeps a tool that joins the running graph, or stops "
-                        "answering in it, from stalling the control path (docs/DEPLOYING.md)")
+                        "shared memory and UDPv4; on localhost_udp (no shared memory) a tool that joins the running "
+                        "graph, or stops answering in it, did not stall the control path (docs/DEPLOYING.md)")
 OFF_CONTROL_PATH = ("recorder", "trainer")
 """executables that handle data, not control: never at real-time priority (a trainer there would take a core
 from every other process)"""
@@ -98,10 +98,12 @@ def fastdds_profile_environment(profile: Optional[str]) -> Dict[str, str]:
     The discovery range must not stay LOCALHOST: under it rmw_fastrtps sets its own transports (shared memory and
     UDPv4) over any profile, and Fast DDS ignores FASTDDS_BUILTIN_TRANSPORTS too; the profiles keep everything on
     this machine. A missing file is an error: rmw_fastrtps would fall back to Fast DDS's defaults unannounced."""
-    if not profile:
-        return {}
-    return {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
-            "FASTDDS_DEFAULT_PROFILES_FILE": str(fastdds_profile_path(profile))}
+    return profile_file_environment(fastdds_profile_path(profile)) if profile else {}
+
+
+def profile_file_environment(path: Path) -> Dict[str, str]:
+    """What puts a process on the Fast DDS profile file ``path`` (see fastdds_profile_environment)."""
+    return {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET", "FASTDDS_DEFAULT_PROFILES_FILE": str(path)}
 
 
 def coerce(text, like):

@@ -62,6 +62,9 @@ def cmd_launch(args) -> int:
     overrides.update(kv.split("=", 1) for kv in args.set)
     try:
         graph = load_graph(args.graph, overrides)
+        if MAIN_NODE not in graph.node_names:
+            raise ValueError(f"graph {args.graph!r} drives a real arm (it has no {MAIN_NODE}, whose episodes end a "
+                             f"run here): start it with ros2 launch rpl_ros {args.graph}.launch.py")
         compose = graph.node_names if args.compose == [] else args.compose or []
         check_composition(graph, compose)
     except ValueError as error:

@@ -61,8 +61,16 @@ def test_a_fastdds_profile_puts_the_nodes_on_its_file_under_the_subnet_range():
 @pytest.mark.parametrize("profile", ["localhost_udp", "shared_memory"])
 def test_the_fastdds_profiles_are_well_formed_xml(profile):
     """Fast DDS's parser forgives a "--" inside a comment; a strict one (an editor's, a validator's) does not."""
-    path = Path(fastdds_profile_environment(profile)["FASTDDS_DEFAULT_PROFILES_FILE"])
+    path = Path(__file__).resolve().parents[1] / "config" / "fastdds" / f"{profile}.xml"  # this tree's
     assert ElementTree.parse(path).getroot().tag == "{http://www.eprosima.com}dds"
+
+
+def test_rpl_ros_launch_refuses_a_graph_for_a_real_arm_with_the_command_that_starts_it(capsys):
+    from rpl_ros.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["launch", "arm_servo"])
+    assert exit_.value.code == 2
+    assert "start it with ros2 launch rpl_ros arm_servo.launch.py" in capsys.readouterr().err
 
 
 def test_launch_argument_defaults_come_from_the_yaml():

@@ -112,13 +112,13 @@ def test_shared_memory_profile_talks_without_udp_sockets(domain_id, tmp_path):
         assert report["udp"] == []
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None or subprocess.run(["unshare", "-rn", "true"]).returncode != 0,
-                    reason="needs unshare -rn (user namespaces)")
+@needs_namespace
 def test_launch_with_the_shared_memory_profile_runs_where_only_shared_memory_can_carry_the_graph(domain_id):
     """In a network namespace whose loopback is down, the LOCALHOST range's discovery (UDP) reaches no one, so the
     graph runs only if every node took the profile (without it, it never starts: checked by hand)."""
     launch = subprocess.run(["unshare", "-rn", sys.executable, "-m", "rpl_ros.cli", "launch", "push_sim",
                              "--episodes", "1", "--fastdds-profile", "shared_memory", "--domain-id", str(domain_id),
-                             "--timeout", "60"], capture_output=True, text=True, timeout=120)
+                             "--timeout", "60"], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp"})  # the profiles are Fast DDS's
     assert launch.returncode == 0, launch.stdout + launch.stderr
     assert re.search(r"push \(lockstep\): success \d\.\d\d \(\d/1\)", launch.stdout), launch.stdout
