@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from rpl_ros.bringup import fastdds_profile_path, fastdds_profiles, profile_file_environment
+from rpl_ros.runner import stop
 
 from realtime import clear_fastdds_settings
 
@@ -168,13 +169,7 @@ def main():
             for process in running:  # a joiner may be stopped: wake it so that it can take SIGINT and clean up
                 if process.poll() is None:
                     process.send_signal(signal.SIGCONT)
-                    process.send_signal(signal.SIGINT)
-            for process in running:
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(running)
             if tracer:
                 tracer.send_signal(signal.SIGINT)
                 tracer.wait()

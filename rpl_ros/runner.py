@@ -6,7 +6,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from rpl_ros.bringup import DEFAULT_EXECUTOR, MAIN_NODE, Graph, ros_environment
 from rpl_ros.core.episodes import RunSummary
@@ -59,13 +59,14 @@ def process_commands(graph: Graph, params_file: Path, compose: Sequence[str], pr
     return commands
 
 
-def stop(processes: Dict[str, subprocess.Popen]):
+def stop(processes: Iterable[subprocess.Popen]):
     """SIGINT every node (each one exits cleanly on it), then SIGKILL what is still there after a grace."""
-    for process in processes.values():
+    processes = list(processes)
+    for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
     deadline = time.monotonic() + STOP_GRACE_S
-    for process in processes.values():
+    for process in processes:
         try:
             process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
@@ -125,7 +126,7 @@ def run_graph(graph: Graph, domain_id: int, timeout_s: Optional[float] = None, c
             if interrupted:
                 status = 130
         finally:
-            stop(processes)
+            stop(processes.values())
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         summary = RunSummary.from_json(summary_path.read_text()) if summary_path.exists() else None
