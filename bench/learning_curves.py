@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rpl_ros.cli import build_parser
 from rpl_ros.core.controllers import make_controller
 from rpl_ros.core.episodes import run_in_process
 from rpl_ros.core.tasks import task_spec
@@ -292,7 +293,8 @@ def main():
     parser.add_argument("--held-out-episodes", type=int, default=100, help="episodes on which each run's last "
                         "and best models are scored at the end (0: none)")
     parser.add_argument("--held-out-seed", type=int, default=1000, help="seed of the first held-out episode; the "
-                        "evaluations during training use seeds from 0 on, training episodes from 1,000,000 on")
+                        "evaluations during training use seeds from their --eval-seed on (0 unless given after --), training "
+                        "episodes from 1,000,000 on")
     parser.add_argument("--runs-dir", default="runs/bench")
     parser.add_argument("--tag", default="", help="suffix of the result files, for runs with other settings (e.g. "
                         "_scale03 beside --runs-dir runs/bench_scale03), so they do not overwrite the main ones")
@@ -301,8 +303,13 @@ def main():
                         "(variant, seed) not read from --runs-dir (trained on another machine) in the results")
     parser.add_argument("train_args", nargs="*", help="after --: more `rpl-ros train` options for every run")
     args = parser.parse_args()
-    if args.held_out_episodes and args.held_out_seed < args.eval_episodes:
-        parser.error(f"--held-out-seed {args.held_out_seed} overlaps the evaluation seeds 0-{args.eval_episodes - 1}")
+    # the training's evaluations use seeds from its --eval-seed on (0 unless given after --)
+    first_eval = build_parser().parse_args(["train", "--task", args.task, *args.train_args]).eval_seed
+    held_out, evaluated = (range(args.held_out_seed, args.held_out_seed + args.held_out_episodes),
+                           range(first_eval, first_eval + args.eval_episodes))
+    if held_out and evaluated and held_out.start < evaluated.stop and evaluated.start < held_out.stop:
+        parser.error(f"--held-out-seed {args.held_out_seed} overlaps the evaluation seeds "
+                     f"{evaluated.start}-{evaluated.stop - 1}")
     if not args.plot_only:
         run_all(args)
     curves = {v: {s: rows for s in seed_range(args) if (rows := read_progress(run_dir(args, v, s)))}

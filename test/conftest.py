@@ -2,7 +2,6 @@
 on this machine, so concurrent runs never hear each other and no traffic leaves loopback."""
 import itertools
 import os
-import signal
 import subprocess
 import sys
 
@@ -46,14 +45,7 @@ def processes():
             self.append(process)
             return process
 
+    from rpl_ros.runner import stop  # here: it imports the simulation, which most tests never need
     started = Processes()
     yield started
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-    for process in started:
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop(started)
