@@ -64,7 +64,11 @@ class EpisodeBridge(Node):
             self.subscribers_since = None
             return False
         self.subscribers_since = self.subscribers_since or time.monotonic()
-        return time.monotonic() - self.subscribers_since >= self.p["discovery_settle"]
+        ready = time.monotonic() - self.subscribers_since >= self.p["discovery_settle"]
+        if ready and self.first_observation_at is None:  # said once: which subscribers the run started with
+            names = sorted(info.node_name for info in self.get_subscriptions_info_by_topic(OBSERVATION))
+            self.get_logger().info(f"graph ready: {OBSERVATION} heard by {', '.join(names)}")
+        return ready
 
     @property
     def finished(self) -> bool:
