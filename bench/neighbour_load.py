@@ -85,7 +85,7 @@ def main():
     idle_p99 = np.percentile(np.concatenate(lateness["idle"]), 99)
     policy = f"SCHED_FIFO {args.rt_priority}" if args.rt_priority else "the ordinary scheduler"
     print(f"wake-up lateness of a 1 ms sleep, {policy}, {args.workers} neighbours at nice 10, "
-          f"{args.rounds} rounds of {args.seconds:.0f} s:")
+          f"{args.rounds} rounds of {args.seconds:g} s:")
     for kind, runs in lateness.items():
         late = np.concatenate(runs)
         p99 = np.percentile(late, 99)
