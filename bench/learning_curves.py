@@ -293,8 +293,8 @@ def main():
     parser.add_argument("--held-out-episodes", type=int, default=100, help="episodes on which each run's last "
                         "and best models are scored at the end (0: none)")
     parser.add_argument("--held-out-seed", type=int, default=1000, help="seed of the first held-out episode; the "
-                        "evaluations during training use seeds from their --eval-seed on (0 unless given after --), training "
-                        "episodes from 1,000,000 on")
+                        "evaluations during training use seeds from their --eval-seed on (0 unless given after --), "
+                        "training episodes from 1,000,000 on")
     parser.add_argument("--runs-dir", default="runs/bench")
     parser.add_argument("--tag", default="", help="suffix of the result files, for runs with other settings (e.g. "
                         "_scale03 beside --runs-dir runs/bench_scale03), so they do not overwrite the main ones")
