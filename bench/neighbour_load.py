@@ -3,9 +3,9 @@
 A node under ``--rt-priority`` preempts ordinary processes at once while they run Python or numpy, but likely not
 always while they are in the kernel: on a kernel without forced preemption (``CONFIG_PREEMPT_NONE``, common outside
 real-time builds) the kernel's own work for them, such as copying a trainer's checkpoint into the page cache, runs
-to its next preemption point first. This measures what that costs: a thread at SCHED_FIFO ``--rt-priority`` sleeps 1 ms over and
-over, as a node waits for its next observation, and how late it wakes, while ``--workers`` processes on the
-ordinary scheduler (``nice -n 10``, as the benches run training)
+to its next preemption point first. This measures what that costs: a thread at SCHED_FIFO ``--rt-priority``
+sleeps 1 ms over and over, as a node waits for its next observation, and how late it wakes, while ``--workers``
+processes on the ordinary scheduler (``nice -n 10``, as the benches run training)
 
 - do nothing (idle),
 - count in a Python loop (cpu),
