@@ -379,3 +379,12 @@ def test_rt_priority_on_a_lockstep_graph_is_warned_about_and_lockstep_reports_no
     assert launcher.returncode == 0, launcher.stdout + launcher.stderr
     assert "--rt-priority in lockstep mode" in launcher.stderr
     assert "missed cycles 0\n" in launcher.stdout and "answered late" not in launcher.stdout  # lockstep misses none
+
+
+def test_the_bridge_says_which_nodes_hear_its_observations_when_the_run_starts(domain_id):
+    launcher = subprocess.run([sys.executable, "-m", "rpl_ros.cli", "launch", "push_sim", "--episodes", "1",
+                               "--domain-id", str(domain_id)], capture_output=True, text=True, timeout=GRAPH_TIMEOUT_S)
+    assert launcher.returncode == 0, launcher.stdout + launcher.stderr
+    said = [line for line in (launcher.stdout + launcher.stderr).splitlines() if "graph ready" in line]
+    assert len(said) == 1 and said[0].endswith("graph ready: /rpl/observation heard by base_controller, "
+                                               "residual_policy"), said
