@@ -303,10 +303,11 @@ def main():
                         "(variant, seed) not read from --runs-dir (trained on another machine) in the results")
     parser.add_argument("train_args", nargs="*", help="after --: more `rpl-ros train` options for every run")
     args = parser.parse_args()
-    # the training's evaluations use seeds from its --eval-seed on (0 unless given after --)
-    first_eval = build_parser().parse_args(["train", "--task", args.task, *args.train_args]).eval_seed
+    # the evaluation seeds the runs will use: train_command's options, those after -- last (they win)
+    train = build_parser().parse_args(["train", "--task", args.task, "--eval-episodes", str(args.eval_episodes),
+                                       *args.train_args])
     held_out, evaluated = (range(args.held_out_seed, args.held_out_seed + args.held_out_episodes),
-                           range(first_eval, first_eval + args.eval_episodes))
+                           range(train.eval_seed, train.eval_seed + train.eval_episodes))
     if held_out and evaluated and held_out.start < evaluated.stop and evaluated.start < held_out.stop:
         parser.error(f"--held-out-seed {args.held_out_seed} overlaps the evaluation seeds "
                      f"{evaluated.start}-{evaluated.stop - 1}")

@@ -17,6 +17,7 @@ import argparse
 import multiprocessing
 import threading
 import time
+from typing import Sequence
 
 import numpy as np
 
@@ -53,6 +54,20 @@ def wake_lateness_ms(seconds: float) -> np.ndarray:
     return np.array(lateness) * 1e3
 
 
+def lateness_while(workers: Sequence, stop, seconds: float, settle: float = 0.0) -> np.ndarray:
+    """wake_lateness_ms while ``workers`` (threads or processes, not yet started) run; ``stop`` ends them. The
+    measurement starts ``settle`` s after them (e.g. while a spawned process imports)."""
+    for worker in workers:
+        worker.start()
+    time.sleep(settle)
+    try:
+        return wake_lateness_ms(seconds)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+
+
 def measure(mode: str, model: bytes, args) -> np.ndarray:
     if mode == "idle":
         return wake_lateness_ms(args.seconds)
@@ -60,13 +75,8 @@ def measure(mode: str, model: bytes, args) -> np.ndarray:
     stop = threading.Event() if mode == "thread" else spawn.Event()
     loader = (threading.Thread if mode == "thread" else spawn.Process)(target=keep_loading,
                                                                        args=(model, args.period, stop))
-    loader.start()
-    time.sleep(1.0 if mode == "process" else 0.0)  # a spawned process imports onnxruntime first
-    try:
-        return wake_lateness_ms(args.seconds)
-    finally:
-        stop.set()
-        loader.join()
+    # a spawned process imports onnxruntime first
+    return lateness_while([loader], stop, args.seconds, settle=1.0 if mode == "process" else 0.0)
 
 
 def main():

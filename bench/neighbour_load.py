@@ -1,9 +1,9 @@
 """How late does a real-time thread wake while other processes on the machine work?
 
 A node under ``--rt-priority`` preempts ordinary processes at once while they run Python or numpy, but likely not
-always while they are in the kernel: on a kernel without forced preemption (``CONFIG_PREEMPT_NONE``, common outside
-real-time builds) the kernel's own work for them, such as copying a trainer's checkpoint into the page cache, runs
-to its next preemption point first. This measures what that costs: a thread at SCHED_FIFO ``--rt-priority``
+always while they are in the kernel: on a kernel without forced preemption (``CONFIG_PREEMPT_NONE``, as on the
+machine of bench/RESULTS.md) the kernel's own work for them, such as copying a trainer's checkpoint into the page
+cache, runs to its next preemption point first. This measures what that costs: a thread at SCHED_FIFO ``--rt-priority``
 sleeps 1 ms over and over, as a node waits for its next observation, and how late it wakes, while ``--workers``
 processes on the ordinary scheduler (``nice -n 10``, as the benches run training)
 
@@ -12,9 +12,10 @@ processes on the ordinary scheduler (``nice -n 10``, as the benches run training
 - write files of ``--file-mb`` MB over and over, as a trainer writes its checkpoints (write),
 - allocate, touch and free ``--file-mb`` MB of memory over and over (memory),
 
-interleaved over ``--rounds`` rounds of ``--seconds`` each. Run it on the robot's computer before trusting a
-control rate there; bench/hotswap.py's runs beside training lost cycles in bursts while the trainers evaluated
-and saved checkpoints.
+interleaved over ``--rounds`` rounds of ``--seconds`` each (the written pages are synced to disk between two
+measurements, outside them). Run it on the robot's computer before trusting a control rate there:
+bench/hotswap.py's runs beside training lost cycles in bursts that came while the trainers evaluated and saved
+checkpoints.
 
     python bench/neighbour_load.py [--rt-priority 50] [--rounds 2] [--seconds 8]
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_load_interference import wake_lateness_ms
+from model_load_interference import lateness_while
 from realtime import check_rt_priority
 from rpl_ros.bringup import RT_PRIORITIES
 
@@ -34,8 +35,7 @@ WORKS = ("idle", "cpu", "write", "memory")
 
 
 def work(kind: str, megabytes: int, directory: str, stop):
-    """One neighbour: the ordinary scheduler at nice 10 (not the real-time policy of the process it forked from)."""
-    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    """One neighbour, at nice 10 on the ordinary scheduler."""
     os.nice(10)
     block, path = os.urandom(1 << 20), Path(directory) / f"neighbour_{os.getpid()}.bin"
     while not stop.is_set():
@@ -52,17 +52,14 @@ def work(kind: str, megabytes: int, directory: str, stop):
 
 def measure(kind: str, args, directory: str) -> np.ndarray:
     stop = multiprocessing.Event()
-    workers = [] if kind == "idle" else [multiprocessing.Process(target=work, args=(kind, args.file_mb, directory,
-                                                                                    stop))
-                                         for _ in range(args.workers)]
-    for worker in workers:
-        worker.start()
-    try:
-        return wake_lateness_ms(args.seconds)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
+    count = 0 if kind == "idle" else args.workers
+    neighbour = (kind, args.file_mb, directory, stop)
+    workers = [multiprocessing.Process(target=work, args=neighbour) for _ in range(count)]
+    lateness = lateness_while(workers, stop, args.seconds)
+    if any(worker.exitcode for worker in workers):  # a row measured without its load would mislead
+        raise RuntimeError(f"a {kind} neighbour failed (exit codes {[worker.exitcode for worker in workers]})")
+    os.sync()  # the writers' pages reach the disk here, not in the next row's measurement
+    return lateness
 
 
 def main():
@@ -75,8 +72,10 @@ def main():
     parser.add_argument("--seconds", type=float, default=8.0)
     args = parser.parse_args()
     check_rt_priority(parser, args.rt_priority)
-    if args.rt_priority:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.rt_priority))
+    if args.workers < 1 or args.rounds < 1 or args.file_mb < 1:
+        parser.error("--workers, --rounds and --file-mb must be at least 1")
+    if args.rt_priority:  # the neighbours it forks start on the ordinary scheduler, not on this one's
+        os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(args.rt_priority))
     lateness = {kind: [] for kind in WORKS}
     with tempfile.TemporaryDirectory(prefix="rpl_neighbour_") as directory:
         for _ in range(args.rounds):

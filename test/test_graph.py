@@ -386,5 +386,5 @@ def test_the_bridge_says_which_nodes_hear_its_observations_when_the_run_starts(d
                                "--domain-id", str(domain_id)], capture_output=True, text=True, timeout=GRAPH_TIMEOUT_S)
     assert launcher.returncode == 0, launcher.stdout + launcher.stderr
     said = [line for line in (launcher.stdout + launcher.stderr).splitlines() if "graph ready" in line]
-    assert len(said) == 1 and said[0].endswith("graph ready: /rpl/observation heard by base_controller, "
+    assert len(said) == 1 and said[0].endswith("graph ready: 2 subscribers of /rpl/observation, in base_controller, "
                                                "residual_policy"), said

@@ -64,20 +64,20 @@ class EpisodeBridge(Node):
             self.subscribers_since = None
             return False
         self.subscribers_since = self.subscribers_since or time.monotonic()
-        ready = time.monotonic() - self.subscribers_since >= self.p["discovery_settle"]
-        if ready and self.first_observation_at is None:  # said once: which subscribers the run started with
-            names = sorted(info.node_name for info in self.get_subscriptions_info_by_topic(OBSERVATION))
-            self.get_logger().info(f"graph ready: {OBSERVATION} heard by {', '.join(names)}")
-        return ready
+        return time.monotonic() - self.subscribers_since >= self.p["discovery_settle"]
 
     @property
     def finished(self) -> bool:
         return self.sim.done
 
     def publish_observation(self):
+        if self.first_observation_at is None:  # who the run starts with: a tool subscribed at start counts too
+            names = sorted(info.node_name for info in self.get_subscriptions_info_by_topic(OBSERVATION))
+            self.get_logger().info(f"graph ready: {self.obs_pub.get_subscription_count()} subscribers of "
+                                   f"{OBSERVATION}, in {', '.join(names)}")
+            self.first_observation_at = time.time()
         stamp = self.get_clock().now().to_msg()
         self.pending_key, self.sent_at, self.answered = stamp_key(stamp), time.monotonic(), False
-        self.first_observation_at = self.first_observation_at or time.time()
         self.obs_pub.publish(joint_state(stamp, self.codec.names, self.codec.encode(self.sim.obs)))
 
     def record_answer(self):
