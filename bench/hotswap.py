@@ -153,10 +153,10 @@ def main():
     episodes = int((10.0 + args.swaps * args.interval) * args.rate / 50) + 1
     with tempfile.TemporaryDirectory(prefix="rpl_hotswap_") as tmp:
         private, public = generate_keypair(Path(tmp))
-        # the bridge waits for three observation subscribers, the base, the residual node and the observer, so
-        # that the observer cannot stand in for the residual node at the start
-        graph = realtime_push_sim(args.rate, episodes, **{"residual_policy.trusted_public_key": str(public),
-                                                          "mujoco_bridge.wait_for_subscribers": 3})
+        graph = realtime_push_sim(args.rate, episodes, **{"residual_policy.trusted_public_key": str(public)})
+        # the observer subscribes to the observations too: the bridge waits for it beside the graph's own
+        # subscribers, so that it cannot stand in for the residual node at the start
+        graph.node("mujoco_bridge").parameters["wait_for_subscribers"] += 1
         # The observer is a process of its own, apart from the one that seals and pushes the models, so that
         # what it counts late is the graph's lateness, not its own.
         spawn = multiprocessing.get_context("spawn")

@@ -99,7 +99,8 @@ def main():
         ms = np.concatenate(lateness[mode])
         p99 = np.percentile(ms, 99)
         print(f"  loading {mode:8s} p50 {np.percentile(ms, 50):.3f} ms  p99 {p99:.3f} ms "
-              f"(x{p99 / idle_p99:.2f} idle)  p99.9 {np.percentile(ms, 99.9):.3f} ms  max {ms.max():.2f} ms  over 1 ms: {np.mean(ms > 1) * 100:.2f} %")
+              f"(x{p99 / idle_p99:.2f} idle)  p99.9 {np.percentile(ms, 99.9):.3f} ms  max {ms.max():.2f} ms  "
+              f"over 1 ms: {np.mean(ms > 1) * 100:.2f} %")
 
 
 if __name__ == "__main__":
