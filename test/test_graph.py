@@ -217,6 +217,46 @@ def test_the_first_observation_waits_until_its_subscribers_have_been_there_disco
         rclpy.try_shutdown()
 
 
+def test_a_subscriber_whose_node_rmw_has_not_named_yet_does_not_count_toward_the_graph_being_ready(domain_id):
+    import rclpy
+    from sensor_msgs.msg import JointState
+
+    from rpl_ros.nodes.common import CONTROL_QOS, OBSERVATION
+    from rpl_ros.nodes.episode_bridge import UNNAMED_NODE
+    from rpl_ros.nodes.mujoco_bridge import MujocoBridge
+
+    rclpy.init(args=["--ros-args", "-p", "wait_for_subscribers:=1", "-p", "discovery_settle:=0.2"],
+               domain_id=domain_id)
+    try:
+        bridge = MujocoBridge()
+        probe = rclpy.create_node("probe")
+        probe.create_subscription(JointState, OBSERVATION, lambda msg: None, CONTROL_QOS)
+        graph_info = bridge.get_subscriptions_info_by_topic
+
+        def as_before_the_names_came(topic):  # what rmw reports while the endpoints are known and the names not
+            infos = graph_info(topic)
+            for info in infos:
+                info.node_name = UNNAMED_NODE
+            return infos
+
+        bridge.get_subscriptions_info_by_topic = as_before_the_names_came
+        deadline = time.monotonic() + 30
+        while bridge.obs_pub.get_subscription_count() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        unnamed_until = time.monotonic() + 0.5  # more than discovery_settle
+        while time.monotonic() < unnamed_until:
+            assert not bridge.graph_ready()
+            time.sleep(0.02)
+        bridge.get_subscriptions_info_by_topic = graph_info
+        while not bridge.graph_ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert bridge.graph_ready() and bridge.subscriber_nodes() == ["probe"]
+        probe.destroy_node()
+        bridge.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+
+
 def test_a_realtime_cycle_closed_without_its_answer_is_missed_and_its_answer_counts_as_late(domain_id):
     import rclpy
     from builtin_interfaces.msg import Time

@@ -8,7 +8,7 @@ control period with ``step``.
 import json
 import time
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from rclpy.node import Node
@@ -19,6 +19,8 @@ from rpl_ros.core.episodes import EpisodeRunner, RunSummary, latency_percentiles
 from rpl_ros.core.tasks import task_spec
 from rpl_ros.nodes.common import (EPISODE, OBSERVATION, OK, WARN, ConfigError, Diagnostics, RateMeter,
                                   control_publisher, joint_state, parameters, stamp_key)
+
+UNNAMED_NODE = "_NODE_NAME_UNKNOWN_"  # rmw_dds_common's name for a node whose endpoints came before its name
 
 
 class EpisodeBridge(Node):
@@ -58,13 +60,20 @@ class EpisodeBridge(Node):
 
         DDS discovery is pairwise: that the bridge sees its subscribers does not mean the residual node's
         publisher already sees the arbitration, and a best-effort sample sent before that match is lost (the
-        first action would then be the base's alone). So the subscribers must have been there a while.
+        first action would then be the base's alone). So the subscribers must have been there a while. And each
+        must be named: rmw learns a node's name after its endpoints, when that node's discovery is not over either.
         """
-        if self.obs_pub.get_subscription_count() < self.p["wait_for_subscribers"]:
+        named = len(self.subscriber_nodes())
+        if min(self.obs_pub.get_subscription_count(), named) < self.p["wait_for_subscribers"]:
             self.subscribers_since = None
             return False
         self.subscribers_since = self.subscribers_since or time.monotonic()
         return time.monotonic() - self.subscribers_since >= self.p["discovery_settle"]
+
+    def subscriber_nodes(self) -> List[str]:
+        """The named nodes that subscribe to the observation, sorted."""
+        return sorted(info.node_name for info in self.get_subscriptions_info_by_topic(OBSERVATION)
+                      if info.node_name != UNNAMED_NODE)
 
     @property
     def finished(self) -> bool:
@@ -72,9 +81,8 @@ class EpisodeBridge(Node):
 
     def publish_observation(self):
         if self.first_observation_at is None:  # who the run starts with: a tool subscribed at start counts too
-            names = sorted(info.node_name for info in self.get_subscriptions_info_by_topic(OBSERVATION))
-            self.get_logger().info(f"graph ready: {self.obs_pub.get_subscription_count()} subscribers of "
-                                   f"{OBSERVATION}, in {', '.join(names)}")
+            names = self.subscriber_nodes()
+            self.get_logger().info(f"graph ready: {len(names)} subscribers of {OBSERVATION}, in {', '.join(names)}")
             self.first_observation_at = time.time()
         stamp = self.get_clock().now().to_msg()
         self.pending_key, self.sent_at, self.answered = stamp_key(stamp), time.monotonic(), False
