@@ -311,11 +311,10 @@ def collect_rollout(envs, actor: Actor, base, args: Args, horizon: int, rng: np.
     return episodes
 
 
-def evaluate(actor: Actor, base, args: Args) -> Dict[str, float]:
-    """Deterministic episodes (no noise) of the exported residual through rpl_ros.core.episodes, the loop the
-    graph's bridge runs: the success `rpl-ros launch --model-path` measures on the same seeds."""
-    obs_dim, act_dim = actor.body[0].in_features, actor.body[-1].out_features
-    residual = ResidualModel(actor_to_onnx(actor), obs_dim, act_dim)
+def evaluate(model: bytes, actor: Actor, base, args: Args) -> Dict[str, float]:
+    """Deterministic episodes (no noise) of ``model``, ``actor`` exported, through rpl_ros.core.episodes, the loop
+    the graph's bridge runs: the success `rpl-ros launch --model-path` measures on the same seeds."""
+    residual = ResidualModel(model, actor.body[0].in_features, actor.body[-1].out_features)
     results = run_in_process(args.task, deployed_policy(residual, base, args.residual_scale), args.eval_episodes,
                              args.eval_seed)
     return {"success": float(np.mean([r.success for r in results])),
@@ -429,7 +428,8 @@ def train(args: Args) -> Dict[str, float]:
     last_eval: Dict[str, float] = {}
     next_eval = (progress.step // args.eval_every + 1) * args.eval_every
     if progress.step == 0:
-        last_eval = evaluate(learner.actor, base, args)  # step 0: the base alone (zero residual)
+        # step 0: the base alone (zero residual); nothing stored yet to probe the export's parity on
+        last_eval = evaluate(actor_to_onnx(learner.actor), learner.actor, base, args)
         csv_writer.writerow({"step": 0, "episodes": 0, "wall_s": 0.0, "eval_success": last_eval["success"],
                              "eval_return": last_eval["return"], "actor_released": int(gate.released)})
     try:
@@ -460,7 +460,8 @@ def train(args: Args) -> Dict[str, float]:
             if progress.step >= next_eval or progress.step >= args.steps:
                 next_eval = (progress.step // args.eval_every + 1) * args.eval_every
                 progress.wall_s = time.monotonic() - started
-                last_eval = evaluate(learner.actor, base, args)
+                model = export_onnx(learner.actor, replay, reward_env.compute_reward)
+                last_eval = evaluate(model, learner.actor, base, args)
                 writer.add_scalar("eval/success", last_eval["success"], progress.step)
                 writer.add_scalar("eval/return", last_eval["return"], progress.step)
                 csv_writer.writerow({"step": progress.step, "episodes": progress.episodes,
@@ -472,7 +473,7 @@ def train(args: Args) -> Dict[str, float]:
                 bar.set_postfix(success=last_eval["success"], released=gate.released)
                 new_best = last_eval[metric] > progress.best_eval
                 if new_best:
-                    best_model = export_onnx(learner.actor, replay, reward_env.compute_reward)
+                    best_model = model
                     progress.best_eval, progress.best_step = last_eval[metric], progress.step
                     tqdm.write(f"step {progress.step}: evaluation {metric} {last_eval[metric]:.2f}, the best so far: "
                                f"{BEST_MODEL}")
