@@ -300,6 +300,64 @@ def node_outputs(process) -> str:
     return process.communicate(timeout=10)[0]
 
 
+def test_once_an_observation_is_answered_answers_to_older_ones_never_reach_the_arm(domain_id):
+    import rclpy
+    from builtin_interfaces.msg import Time
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import JointState
+
+    from rpl_ros.nodes.arbitration import Arbitration
+    from rpl_ros.nodes.common import ACTION, BASE_ACTION, CONTROL_QOS, RESIDUAL_ACTION, joint_state
+
+    rclpy.init(args=["--ros-args", "-p", "pair_timeout:=0.1", "-p", "max_age:=10.0", "-p",
+                       "hold_after:=30.0"], domain_id=domain_id)
+    try:
+        arbitration, probe = Arbitration(), rclpy.create_node("probe")
+        executor = SingleThreadedExecutor()
+        for node in (arbitration, probe):
+            executor.add_node(node)
+        base, residual = (probe.create_publisher(JointState, topic, CONTROL_QOS) for topic in (BASE_ACTION,
+                                                                                              RESIDUAL_ACTION))
+        sent = []  # (ms after now, the action's first axis) the arm received
+        now = int(time.time())
+        probe.create_subscription(JointState, ACTION, lambda m: sent.append(
+            ((m.header.stamp.sec - now) * 1000 + m.header.stamp.nanosec // 1_000_000, m.position[0])), CONTROL_QOS)
+        names = ["dx", "dy", "dz", "gripper"]
+
+        def answer(publisher, ms, value):  # to the observation stamped ``ms`` after ``now``
+            stamp = Time(sec=now + ms // 1000, nanosec=ms % 1000 * 1_000_000)
+            publisher.publish(joint_state(stamp, names, np.array([value, 0.0, 0.0, 0.0])))
+
+        def spin(seconds):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                executor.spin_once(timeout_sec=0.01)
+
+        deadline = time.monotonic() + 30
+        while (arbitration.residual_sub.get_publisher_count() < 1 or base.get_subscription_count() < 1
+               or probe.count_publishers(ACTION) < 1) and time.monotonic() < deadline:
+            spin(0.05)
+        spin(0.5)  # the arbitration's publisher and the probe's subscription match each other too
+        answer(base, 0, 0.1)  # its residual is lost: it waits pair_timeout
+        answer(base, 40, 0.2)
+        answer(residual, 40, 0.3)  # the next observation is answered first
+        spin(0.3)
+        answer(base, 0, 0.1)  # late answers to the first
+        answer(residual, 0, 0.1)
+        spin(0.3)
+        assert sent == [(40, pytest.approx(0.5))]
+        assert arbitration.superseded == 2  # the waiting base, then the late one
+        answer(base, -5_000, 0.1)  # the observations' clock went back: answered again from there on
+        answer(residual, -5_000, 0.1)
+        spin(0.3)
+        assert sent[1:] == [(-5_000, pytest.approx(0.2))]
+        executor.shutdown()
+        probe.destroy_node()
+        arbitration.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+
+
 def test_bad_observations_get_no_answer_and_a_logged_error(ros_context, processes, tmp_path):
     """Wrong size, wrong labels and NaN are refused (no action: the arbitration then holds); a good one is answered.
     A missing model file leaves the residual node up, saying why on /diagnostics, and answering nothing."""

@@ -2,11 +2,12 @@
 limits and fallbacks of rpl_ros.core.arbitration, and publishes the one action that moves the arm.
 
 A base action waits up to ``pair_timeout`` for its residual; if the residual has been silent for
-``residual_timeout`` the base goes out alone at once (and diagnostics say so). When nothing has gone out for
-``hold_after`` seconds (observation or base stream frozen or gone), a watchdog sends a hold command every
-``hold_after`` seconds, as an arm that streams commands needs. E-stop: ``~/estop`` / ``~/resume`` services or
-the latched ``/rpl/estop`` topic (std_msgs/Bool); the state is latched on ``/rpl/estop_state``. On SIGTERM or
-SIGINT a hold command goes out before the node exits. Every change of mode is logged, counted on
+``residual_timeout`` the base goes out alone at once (and diagnostics say so). Once an observation is answered,
+answers to older ones never go out (counted as ``superseded``): the arm would step back in time. When nothing
+has gone out for ``hold_after`` seconds (observation or base stream frozen or gone), a watchdog sends a hold
+command every ``hold_after`` seconds, as an arm that streams commands needs. E-stop: ``~/estop`` / ``~/resume``
+services or the latched ``/rpl/estop`` topic (std_msgs/Bool); the state is latched on ``/rpl/estop_state``. On
+SIGTERM or SIGINT a hold command goes out before the node exits. Every change of mode is logged, counted on
 /diagnostics and published (with its reason) on ``/rpl/arbitration_event`` for the recording.
 """
 import sys
@@ -27,6 +28,10 @@ from rpl_ros.nodes.common import (ACTION, ARBITRATION_EVENT, BASE_ACTION, CARTES
                                   LATCHED_QOS, OBSERVATION, OK, RESIDUAL_ACTION, WARN, ConfigError, Diagnostics,
                                   RateMeter, control_publisher, control_subscription, joint_state, parameters, run_node,
                                   stamp_age, stamp_key)
+
+# An answer this much older than the newest one answered is no late answer: the observations' clock went back
+# (a restarted simulation's /clock), and the pairing starts again from it.
+CLOCK_JUMP_NS = 1_000_000_000
 
 
 class Arbitration(Node):
@@ -51,6 +56,8 @@ class Arbitration(Node):
         self.arbiter = Arbiter(config, self.size)
         self.pair_timeout, self.residual_timeout = p["pair_timeout"], p["residual_timeout"]
         self.pending = OrderedDict()  # stamp key -> [stamp, base, residual, base arrival time, end effector]
+        self.answered_up_to = -CLOCK_JUMP_NS  # the stamp key of the newest observation answered
+        self.superseded = 0  # base actions dropped because a newer observation was answered first
         self.residual_seen = time.monotonic()
         self.estopped, self.mode = False, RESIDUAL
         self.modes, self.rate, self.last_reason = Counter(), RateMeter(), ""
@@ -73,10 +80,15 @@ class Arbitration(Node):
         """Keep the end effector's position with the observation's stamp, for the actions that answer it."""
         if len(msg.position) >= 3:
             self.end_effector = np.array(msg.position[:3])
-            self.entry(msg)[1][4] = self.end_effector
+            key, entry = self.entry(msg)
+            if entry is not None:
+                entry[4] = self.end_effector
 
     def entry(self, msg: JointState):
+        """The pending pair ``msg`` belongs to, made if new; None for an observation older than one answered."""
         key = stamp_key(msg.header.stamp)
+        if self.answered_up_to - CLOCK_JUMP_NS < key <= self.answered_up_to:
+            return key, None
         if key not in self.pending:
             self.pending[key] = [msg.header.stamp, None, None, None, None]
             while len(self.pending) > 32:  # answers to observations long gone
@@ -92,6 +104,9 @@ class Arbitration(Node):
 
     def on_base(self, msg: JointState):
         key, entry = self.entry(msg)
+        if entry is None:
+            self.superseded += 1
+            return
         entry[1], entry[3] = self.parse(msg, "base"), time.monotonic()
         if entry[1] is None:
             self.publish(key, base=None, residual=None)
@@ -107,9 +122,11 @@ class Arbitration(Node):
         return publishers > 0 and time.monotonic() - self.residual_seen < self.residual_timeout
 
     def on_residual(self, msg: JointState):
-        key, entry = self.entry(msg)
-        entry[2] = self.parse(msg, "residual")
         self.residual_seen = time.monotonic()
+        key, entry = self.entry(msg)
+        if entry is None:
+            return
+        entry[2] = self.parse(msg, "residual")
         if entry[1] is not None:
             self.publish(key, entry[1], entry[2])
 
@@ -120,6 +137,9 @@ class Arbitration(Node):
 
     def publish(self, key, base, residual):
         stamp, end_effector = self.pending.pop(key)[0::4]
+        self.answered_up_to = key
+        for older in [k for k in self.pending if k < key]:
+            self.superseded += self.pending.pop(older)[1] is not None
         if self.estopped:
             base = None
         # the position in the observation answered, or (should it not have come) the latest one
@@ -178,7 +198,8 @@ class Arbitration(Node):
 
     def status(self):
         level = WARN if self.estopped or self.last_reason else OK
-        values = {"rate_hz": f"{self.rate.take():.1f}", "estop": self.estopped, **self.modes}
+        values = {"rate_hz": f"{self.rate.take():.1f}", "estop": self.estopped, **self.modes,
+                  "superseded": self.superseded}
         return level, "e-stop" if self.estopped else self.last_reason or "running", values
 
 
