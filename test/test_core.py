@@ -244,7 +244,7 @@ def test_runner_stops_after_its_episodes():
 
 
 def test_a_summary_written_before_missed_streaks_were_counted_still_reads_and_claims_no_streak():
-    summary = RunSummary("push", "realtime", [], 100.0, missed_cycles=5, late_answers=5)
+    summary = RunSummary("push", "realtime", [], 100.0, missed_cycles=5, late_answers=5, longest_missed_streak=3)
     older = json.loads(summary.to_json())
     del older["longest_missed_streak"]
     read = RunSummary.from_json(json.dumps(older))

@@ -109,6 +109,7 @@ def test_guard_keeps_a_model_as_good_and_judges_nothing_without_a_record():
     guard.episode("v1", True)
     guard.swapped("v2", "v1")
     assert guard.episode("v2", True) is None and guard.episode("v2", False) is None  # 0.5 = 0.5: kept
+    guard.episode("v0", True)  # (one success: judged against it, v3's failures would be rolled back)
     guard.swapped("v3", "v0")  # v0 never ran a window: nothing to compare with
     assert guard.episode("v3", False) is None and guard.episode("v3", False) is None
     with pytest.raises(ValueError):

@@ -62,9 +62,13 @@ def test_bringup_finds_the_installed_config_through_the_ament_index(colcon_insta
     assert result.stdout.strip() == str(colcon_install / "rpl_ros" / "share" / "rpl_ros" / "config" / "push_sim.yaml")
 
 
-def test_launch_files_are_valid_python():
-    for path in (REPO / "launch").glob("*.launch.py"):
-        compile(path.read_text(), str(path), "exec")
+def test_launch_files_are_valid_python_and_describe_a_launch():
+    paths = sorted((REPO / "launch").glob("*.launch.py"))
+    graphs = sorted(p.stem for p in (REPO / "config").glob("*.yaml"))
+    assert [p.name for p in paths] == [f"{graph}.launch.py" for graph in graphs]
+    for path in paths:
+        code = compile(path.read_text(), str(path), "exec")
+        assert "generate_launch_description" in code.co_names + code.co_varnames, path
 
 
 def test_runtime_nodes_import_no_torch():
