@@ -233,7 +233,7 @@ def test_flood_of_malformed_actions_is_refused(graph):
     graph.start()
     publisher = graph.node.create_publisher(JointState, BASE_ACTION, CONTROL_QOS)
     for i in range(500):
-        values = np.full(3 + i % 3, 0.5) if i % 2 else np.array([np.nan] * 4)
+        values = np.full(5 if i % 4 == 1 else 3, 0.5) if i % 2 else np.array([np.nan] * 4)  # the action has 4
         publisher.publish(joint_state(graph.node.get_clock().now().to_msg(), ["x"] * len(values), values))
     flood_end = time.monotonic()
     graph.spin(1.0)

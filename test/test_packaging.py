@@ -77,3 +77,12 @@ def test_runtime_nodes_import_no_torch():
     code = f"import sys, {nodes}, rpl_ros.cli; assert 'torch' not in sys.modules, 'torch imported'"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_core_and_the_recordings_reader_import_no_ros_middleware():
+    """Pure logic needs no middleware, and a training machine reads recordings without a ROS installation."""
+    modules = ", ".join(["rpl_ros.learn.recordings"] + [f"rpl_ros.core.{p.stem}" for p in
+                                                       sorted((REPO / "rpl_ros" / "core").glob("[!_]*.py"))])
+    code = f"import sys, {modules}; assert 'rclpy' not in sys.modules, 'rclpy imported'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -34,7 +34,7 @@ from rpl_ros.core.arbitration import residual_sum
 from rpl_ros.core.observation import ObservationCodec, ObservationError
 from rpl_ros.core.recording import read_bag
 from rpl_ros.core.tasks import make_env, task_spec
-from rpl_ros.nodes.common import ACTION, BASE_ACTION, EPISODE, OBSERVATION, RESIDUAL_ACTION, stamp_key
+from rpl_ros.core.topics import ACTION, BASE_ACTION, EPISODE, OBSERVATION, RESIDUAL_ACTION, stamp_key
 
 MALFORMED = "observations of another task, or malformed"
 EPISODE_ARRAYS = ("observation", "achieved_goal", "desired_goal", "action", "reward", "base", "residual", "applied")

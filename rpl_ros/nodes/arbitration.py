@@ -80,7 +80,7 @@ class Arbitration(Node):
         """Keep the end effector's position with the observation's stamp, for the actions that answer it."""
         if len(msg.position) >= 3:
             self.end_effector = np.array(msg.position[:3])
-            key, entry = self.entry(msg)
+            entry = self.entry(msg)[1]
             if entry is not None:
                 entry[4] = self.end_effector
 

@@ -14,25 +14,16 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
-from rclpy.signals import SignalHandlerOptions
-from rclpy.utilities import remove_ros_args
-
-from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS, RT_PRIORITIES
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.qos_overriding_options import QoSOverridingOptions
+from rclpy.signals import SignalHandlerOptions
+from rclpy.utilities import remove_ros_args
 from sensor_msgs.msg import JointState
 
-OBSERVATION = "/rpl/observation"
-BASE_ACTION = "/rpl/base_action"
-RESIDUAL_ACTION = "/rpl/residual_action"
-ACTION = "/rpl/action"
-EPISODE = "/rpl/episode"
-RESIDUAL_MODEL = "/rpl/residual_model"
-ESTOP = "/rpl/estop"
-ESTOP_STATE = "/rpl/estop_state"
-ARBITRATION_EVENT = "/rpl/arbitration_event"
-RESIDUAL_MODEL_VERSION = "/rpl/residual_model_version"
-DIAGNOSTICS = "/diagnostics"
+from rpl_ros.bringup import DEFAULT_EXECUTOR, EXECUTORS, RT_PRIORITIES
+from rpl_ros.core.topics import (ACTION, ARBITRATION_EVENT, BASE_ACTION, DIAGNOSTICS, EPISODE, ESTOP,  # noqa: F401
+                                 ESTOP_STATE, OBSERVATION, RESIDUAL_ACTION, RESIDUAL_MODEL, RESIDUAL_MODEL_VERSION,
+                                 stamp_key)  # (the nodes import the topic names from here, with the rest they share)
 
 CARTESIAN_AXES = ("dx", "dy", "dz")
 """a task whose actions start with these moves its end effector, whose position leads its observation"""
@@ -70,11 +61,6 @@ def joint_state(stamp, names: Sequence[str], values: np.ndarray) -> JointState:
     msg.name = list(names)
     msg.position = values.tolist()
     return msg
-
-
-def stamp_key(stamp) -> int:
-    """A stamp as one integer, to pair the messages that answer the same observation."""
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 def stamp_age(node: Node, stamp) -> float:
