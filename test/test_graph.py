@@ -309,8 +309,8 @@ def test_once_an_observation_is_answered_answers_to_older_ones_never_reach_the_a
     from rpl_ros.nodes.arbitration import Arbitration
     from rpl_ros.nodes.common import ACTION, BASE_ACTION, CONTROL_QOS, RESIDUAL_ACTION, joint_state
 
-    rclpy.init(args=["--ros-args", "-p", "pair_timeout:=0.1", "-p", "max_age:=10.0", "-p",
-                       "hold_after:=30.0"], domain_id=domain_id)
+    rclpy.init(args=["--ros-args", "-p", "pair_timeout:=1.0", "-p", "residual_timeout:=100.0", "-p", "max_age:=100.0",
+                     "-p", "hold_after:=100.0"], domain_id=domain_id)
     try:
         arbitration, probe = Arbitration(), rclpy.create_node("probe")
         executor = SingleThreadedExecutor()
@@ -318,39 +318,46 @@ def test_once_an_observation_is_answered_answers_to_older_ones_never_reach_the_a
             executor.add_node(node)
         base, residual = (probe.create_publisher(JointState, topic, CONTROL_QOS) for topic in (BASE_ACTION,
                                                                                               RESIDUAL_ACTION))
-        sent = []  # (ms after now, the action's first axis) the arm received
-        now = int(time.time())
+        sent = []  # (ms after then, the action's first axis) the arm received
+        then = int(time.time()) - 10  # observations stamped a while ago, by a clock that agrees with this one
         probe.create_subscription(JointState, ACTION, lambda m: sent.append(
-            ((m.header.stamp.sec - now) * 1000 + m.header.stamp.nanosec // 1_000_000, m.position[0])), CONTROL_QOS)
+            ((m.header.stamp.sec - then) * 1000 + m.header.stamp.nanosec // 1_000_000, m.position[0])), CONTROL_QOS)
         names = ["dx", "dy", "dz", "gripper"]
 
-        def answer(publisher, ms, value):  # to the observation stamped ``ms`` after ``now``
-            stamp = Time(sec=now + ms // 1000, nanosec=ms % 1000 * 1_000_000)
+        def answer(publisher, ms, value):  # to the observation stamped ``ms`` after ``then``
+            stamp = Time(sec=then + ms // 1000, nanosec=ms % 1000 * 1_000_000)
             publisher.publish(joint_state(stamp, names, np.array([value, 0.0, 0.0, 0.0])))
 
-        def spin(seconds):
+        def spin_until(condition, seconds=10.0):
             end = time.monotonic() + seconds
-            while time.monotonic() < end:
+            while not condition() and time.monotonic() < end:
                 executor.spin_once(timeout_sec=0.01)
+            return condition()
 
-        deadline = time.monotonic() + 30
-        while (arbitration.residual_sub.get_publisher_count() < 1 or base.get_subscription_count() < 1
-               or probe.count_publishers(ACTION) < 1) and time.monotonic() < deadline:
-            spin(0.05)
-        spin(0.5)  # the arbitration's publisher and the probe's subscription match each other too
+        assert spin_until(lambda: (arbitration.residual_sub.get_publisher_count(), base.get_subscription_count(),
+                                   arbitration.publisher.get_subscription_count()) == (1, 1, 1), 30)
         answer(base, 0, 0.1)  # its residual is lost: it waits pair_timeout
         answer(base, 40, 0.2)
         answer(residual, 40, 0.3)  # the next observation is answered first
-        spin(0.3)
+        assert spin_until(lambda: len(sent) == 1)
         answer(base, 0, 0.1)  # late answers to the first
         answer(residual, 0, 0.1)
-        spin(0.3)
-        assert sent == [(40, pytest.approx(0.5))]
-        assert arbitration.superseded == 2  # the waiting base, then the late one
-        answer(base, -5_000, 0.1)  # the observations' clock went back: answered again from there on
-        answer(residual, -5_000, 0.1)
-        spin(0.3)
-        assert sent[1:] == [(-5_000, pytest.approx(0.2))]
+        assert not spin_until(lambda: len(sent) > 1, 1.5)  # (past pair_timeout)
+        assert sent == [(40, pytest.approx(0.5))] and arbitration.superseded == 2  # the waiting base, the late one
+
+        answer(base, 120, 0.4)  # two bases wait, the newer one first
+        answer(base, 80, 0.1)
+        assert spin_until(lambda: len(arbitration.pending) == 2)
+        time.sleep(1.2)  # both expire before the timer next runs: the newer goes out alone, the older never
+        assert spin_until(lambda: len(sent) == 2) and not spin_until(lambda: len(sent) > 2, 0.5)
+        assert sent[1] == (120, pytest.approx(0.4)) and arbitration.superseded == 3
+
+        answer(base, 60_000, 0.1)  # stamped ahead of this node's clock...
+        answer(residual, 60_000, 0.1)
+        answer(base, 200, 0.3)  # ...it holds back none of the answers after it
+        answer(residual, 200, 0.0)
+        assert spin_until(lambda: len(sent) == 4)
+        assert sent[2:] == [(60_000, pytest.approx(0.2)), (200, pytest.approx(0.3))]
         executor.shutdown()
         probe.destroy_node()
         arbitration.destroy_node()

@@ -361,6 +361,9 @@ def best_metric(task: str) -> str:
 def train(args: Args) -> Dict[str, float]:
     """Train, evaluating and checkpointing every ``eval_every`` steps; export the residual at the end.
 
+    Each evaluation runs the ONNX export the graph would run, and an export that does not match torch stops the run
+    (export_residual).
+
     Returns the last evaluation. Everything lands in ``args.run_dir``. As in the reference code (baselines' HER
     saves policy_best), the model of the best evaluation so far, the first on ties, is kept as BEST_MODEL: late in
     a run single evaluations swing (NoisyHook: 0.40 to 1.00), so the last model is not always the one to deploy.
@@ -426,6 +429,7 @@ def train(args: Args) -> Dict[str, float]:
                desc=f"{args.task} {'RPL' if base else 'scratch'} {args.algorithm}")
     started = time.monotonic() - progress.wall_s
     last_eval: Dict[str, float] = {}
+    model: Optional[bytes] = None  # the last evaluation's export
     next_eval = (progress.step // args.eval_every + 1) * args.eval_every
     if progress.step == 0:
         # step 0: the base alone (zero residual); nothing stored yet to probe the export's parity on
@@ -486,5 +490,6 @@ def train(args: Args) -> Dict[str, float]:
         csv_file.close()
         envs.close()
         probe_env.close()
-    save_model(export_onnx(learner.actor, replay, reward_env.compute_reward), run_dir / MODEL)
+    # the run ends with an evaluation, unless it had nothing left to do
+    save_model(model or export_onnx(learner.actor, replay, reward_env.compute_reward), run_dir / MODEL)
     return last_eval

@@ -3,7 +3,8 @@ limits and fallbacks of rpl_ros.core.arbitration, and publishes the one action t
 
 A base action waits up to ``pair_timeout`` for its residual; if the residual has been silent for
 ``residual_timeout`` the base goes out alone at once (and diagnostics say so). Once an observation is answered,
-answers to older ones never go out (counted as ``superseded``): the arm would step back in time. When nothing
+no other answer to it or to an older one goes out (the bases among them counted as ``superseded``): the arm would
+step back in time. When nothing
 has gone out for ``hold_after`` seconds (observation or base stream frozen or gone), a watchdog sends a hold
 command every ``hold_after`` seconds, as an arm that streams commands needs. E-stop: ``~/estop`` / ``~/resume``
 services or the latched ``/rpl/estop`` topic (std_msgs/Bool); the state is latched on ``/rpl/estop_state``. On
@@ -29,10 +30,6 @@ from rpl_ros.nodes.common import (ACTION, ARBITRATION_EVENT, BASE_ACTION, CARTES
                                   RateMeter, control_publisher, control_subscription, joint_state, parameters, run_node,
                                   stamp_age, stamp_key)
 
-# An answer this much older than the newest one answered is no late answer: the observations' clock went back
-# (a restarted simulation's /clock), and the pairing starts again from it.
-CLOCK_JUMP_NS = 1_000_000_000
-
 
 class Arbitration(Node):
     def __init__(self):
@@ -56,8 +53,8 @@ class Arbitration(Node):
         self.arbiter = Arbiter(config, self.size)
         self.pair_timeout, self.residual_timeout = p["pair_timeout"], p["residual_timeout"]
         self.pending = OrderedDict()  # stamp key -> [stamp, base, residual, base arrival time, end effector]
-        self.answered_up_to = -CLOCK_JUMP_NS  # the stamp key of the newest observation answered
-        self.superseded = 0  # base actions dropped because a newer observation was answered first
+        self.answered_up_to = -1  # the stamp key of the newest observation answered
+        self.superseded = 0  # base actions dropped: their observation, or a newer one, was answered first
         self.residual_seen = time.monotonic()
         self.estopped, self.mode = False, RESIDUAL
         self.modes, self.rate, self.last_reason = Counter(), RateMeter(), ""
@@ -87,12 +84,14 @@ class Arbitration(Node):
     def entry(self, msg: JointState):
         """The pending pair ``msg`` belongs to, made if new; None for an observation older than one answered."""
         key = stamp_key(msg.header.stamp)
-        if self.answered_up_to - CLOCK_JUMP_NS < key <= self.answered_up_to:
+        # Only while the newest answered is not ahead of this node's clock: when it is, the clock went back (a
+        # restarted simulation's /clock) or that answer was stamped ahead, and what comes after must still go out.
+        if key <= self.answered_up_to <= self.get_clock().now().nanoseconds:
             return key, None
         if key not in self.pending:
             self.pending[key] = [msg.header.stamp, None, None, None, None]
             while len(self.pending) > 32:  # answers to observations long gone
-                self.pending.popitem(last=False)
+                self.superseded += self.pending.popitem(last=False)[1][1] is not None
         return key, self.pending[key]
 
     def parse(self, msg: JointState, what: str):
@@ -131,9 +130,11 @@ class Arbitration(Node):
             self.publish(key, entry[1], entry[2])
 
     def flush_expired(self):
+        """The newest base that waited ``pair_timeout`` goes out alone (and the older ones, superseded, never)."""
         now = time.monotonic()
-        for key in [k for k, e in self.pending.items() if e[3] is not None and now - e[3] > self.pair_timeout]:
-            self.publish(key, self.pending[key][1], None)
+        expired = [k for k, e in self.pending.items() if e[3] is not None and now - e[3] > self.pair_timeout]
+        if expired:
+            self.publish(max(expired), self.pending[max(expired)][1], None)
 
     def publish(self, key, base, residual):
         stamp, end_effector = self.pending.pop(key)[0::4]

@@ -61,7 +61,8 @@ class EpisodeBridge(Node):
         DDS discovery is pairwise: that the bridge sees its subscribers does not mean the residual node's
         publisher already sees the arbitration, and a best-effort sample sent before that match is lost (the
         first action would then be the base's alone). So the subscribers must have been there a while. And each
-        must be named: rmw learns a node's name after its endpoints, when that node's discovery is not over either.
+        must be named: rmw learns a node's name after its endpoints, when that node's discovery is not over either
+        (a DDS reader outside ROS, never named, never counts).
         """
         named = len(self.subscriber_nodes())
         if min(self.obs_pub.get_subscription_count(), named) < self.p["wait_for_subscribers"]:

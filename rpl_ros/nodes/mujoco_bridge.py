@@ -4,7 +4,8 @@
 steps; deterministic, as fast as the graph answers; an unanswered observation is re-sent every
 ``resend_period`` s. ``realtime``: steps at ``control_rate`` Hz whatever arrived, like a real arm; a cycle
 without a fresh action holds still and counts as missed, and an answer that comes after its cycle closed counts as
-late (the summary tells late answers from lost ones).
+late (the summary tells late answers from the others: lost, or dropped by the arbitration because the next
+observation was answered first).
 After ``episodes`` episodes it writes a summary (success, return, rate, latency) and exits (see episode_bridge).
 """
 import sys
