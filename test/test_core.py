@@ -143,6 +143,14 @@ def test_fallbacks():
     assert strict.decide(base, None, 0.0).mode == HOLD
 
 
+def test_an_observation_stamped_further_ahead_than_max_age_holds_and_a_little_ahead_does_not():
+    arbiter = Arbiter(ArbitrationConfig(max_age=0.1), 2)
+    base = np.array([0.5, -0.5])
+    assert arbiter.decide(base, np.zeros(2), -0.05).mode == RESIDUAL  # clocks a little apart
+    ahead = arbiter.decide(base, np.zeros(2), -0.2)
+    assert ahead.mode == HOLD and np.all(ahead.action == 0) and "ahead of this clock" in ahead.reason
+
+
 def test_rate_limit_applies_to_motion_but_never_delays_a_hold():
     arbiter = Arbiter(ArbitrationConfig(max_action_delta=0.1), 1)
     assert arbiter.decide(np.array([1.0]), np.zeros(1), 0.0).action[0] == pytest.approx(0.1)

@@ -71,7 +71,8 @@ class ArbitrationConfig:
     """the end effector's box (x, y, z), for Cartesian actions; infinite bounds: no box"""
     workspace_high: Sequence[float] = (INF, INF, INF)
     max_age: float = 0.5
-    """an action answering an observation older than this (s) is stale"""
+    """an action answering an observation older than this (s) is stale; stamped further ahead than this, it
+    cannot be judged (the clocks disagree)"""
     residual_fallback: str = BASE_ONLY
     """what to do without a usable residual: ``base_only`` (the paper's pi alone) or ``hold``"""
     recover_after: float = 0.0
@@ -128,6 +129,8 @@ class Arbiter:
             return self._hold("no valid base action")
         if age > cfg.max_age:
             return self._hold(f"observation is {age * 1e3:.0f} ms old")
+        if age < -cfg.max_age:
+            return self._hold(f"observation stamped {-age * 1e3:.0f} ms ahead of this clock: the clocks disagree")
         if cfg.has_workspace and (end_effector is None or not np.all(np.isfinite(end_effector))):
             return self._hold("end effector position unknown: cannot keep the workspace box")
         if self.fresh_since is None:
