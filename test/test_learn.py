@@ -257,6 +257,10 @@ def test_resume_continues_the_same_run(tmp_path):
     args = replace(SMALL, steps=400, eval_every=200, seed=3)
     straight = train(replace(args, run_dir=str(tmp_path / "straight")))
     train(replace(args, steps=200, run_dir=str(tmp_path / "resumed")))
+    halfway = tmp_path / "resumed" / "checkpoint.pt"
+    checkpoint = torch.load(halfway, weights_only=False)
+    checkpoint["progress"]["cycles"] = 4  # a field that checkpoints older than 2026-12-03 have
+    torch.save(checkpoint, halfway)
     resumed = train(replace(args, run_dir=str(tmp_path / "resumed"), resume=True))
     assert resumed == straight
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)

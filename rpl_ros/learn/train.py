@@ -16,7 +16,7 @@ import copy
 import csv
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -331,7 +331,6 @@ CSV_FIELDS = ("step", "episodes", "wall_s", "eval_success", "eval_return", "trai
 class Progress:
     step: int = 0
     episodes: int = 0
-    cycles: int = 0
     wall_s: float = 0.0
     best_eval: float = float("-inf")  # the best evaluation after best_since, that of the model in BEST_MODEL...
     best_step: int = -1  # ...the first to reach it
@@ -397,7 +396,8 @@ def train(args: Args) -> Dict[str, float]:
         checkpoint = torch.load(checkpoint_path, weights_only=False)
         restore_training_state(checkpoint, learner, gate, rng, base_controller)
         replay.load_state(checkpoint["replay"])
-        progress = Progress(**checkpoint["progress"])
+        known = {field.name for field in fields(Progress)}  # (older checkpoints also counted cycles)
+        progress = Progress(**{key: value for key, value in checkpoint["progress"].items() if key in known})
         best_model = checkpoint.get("best_model")
         if "best_eval" not in checkpoint["progress"]:
             progress.best_since = progress.step
@@ -450,7 +450,6 @@ def train(args: Args) -> Dict[str, float]:
                 bar.update(args.num_envs * horizon)
             cycle = learning_cycle(learner, gate, replay, args.updates_per_cycle, rng, future_p,
                                    reward_env.compute_reward, progress.step)
-            progress.cycles += 1
             critic_loss, mean_q = cycle["critic_loss"], cycle["mean_q"]
             if cycle["released_now"]:
                 tqdm.write(f"burn-in over at step {progress.step}: {release_reason(gate)}")
