@@ -4,12 +4,12 @@ limits and fallbacks of rpl_ros.core.arbitration, and publishes the one action t
 A base action waits up to ``pair_timeout`` for its residual; if the residual has been silent for
 ``residual_timeout`` the base goes out alone at once (and diagnostics say so). Once an observation is answered,
 no other answer to it or to an older one goes out (the bases among them counted as ``superseded``): the arm would
-step back in time. When nothing
-has gone out for ``hold_after`` seconds (observation or base stream frozen or gone), a watchdog sends a hold
-command every ``hold_after`` seconds, as an arm that streams commands needs. E-stop: ``~/estop`` / ``~/resume``
-services or the latched ``/rpl/estop`` topic (std_msgs/Bool); the state is latched on ``/rpl/estop_state``. On
-SIGTERM or SIGINT a hold command goes out before the node exits. Every change of mode is logged, counted on
-/diagnostics and published (with its reason) on ``/rpl/arbitration_event`` for the recording.
+step back in time. When nothing has gone out for ``hold_after`` seconds (observation or base stream frozen or
+gone), a watchdog sends a hold command every ``hold_after`` seconds, as an arm that streams commands needs.
+E-stop: ``~/estop`` / ``~/resume`` services or the latched ``/rpl/estop`` topic (std_msgs/Bool); the state is
+latched on ``/rpl/estop_state``. On SIGTERM or SIGINT a hold command goes out before the node exits. Every
+change of mode is logged, counted on /diagnostics and published (with its reason) on ``/rpl/arbitration_event``
+for the recording.
 """
 import sys
 import time
@@ -82,7 +82,7 @@ class Arbitration(Node):
                 entry[4] = self.end_effector
 
     def entry(self, msg: JointState):
-        """The pending pair ``msg`` belongs to, made if new; None for an observation older than one answered."""
+        """The pending pair ``msg`` belongs to, made if new; None for an observation answered already, or older."""
         key = stamp_key(msg.header.stamp)
         # Only while the newest answered is not ahead of this node's clock: when it is, the clock went back (a
         # restarted simulation's /clock) or that answer was stamped ahead, and what comes after must still go out.
@@ -134,7 +134,8 @@ class Arbitration(Node):
         now = time.monotonic()
         expired = [k for k, e in self.pending.items() if e[3] is not None and now - e[3] > self.pair_timeout]
         if expired:
-            self.publish(max(expired), self.pending[max(expired)][1], None)
+            newest = max(expired)
+            self.publish(newest, self.pending[newest][1], None)
 
     def publish(self, key, base, residual):
         stamp, end_effector = self.pending.pop(key)[0::4]
