@@ -237,6 +237,54 @@ def test_td3_has_twin_critics_and_delays_the_actor():
     assert ["actor_loss" in s for s in steps] == [False, True, False, True]
 
 
+def test_an_asymmetric_critic_judges_the_noise_free_state_and_the_actor_keeps_the_observation():
+    state_dim = 37
+    episodes = random_episodes(4, np.random.default_rng(0))
+    # each step's state and observation carry its (episode, step), so a batch shows which it drew
+    index = np.stack(np.meshgrid(np.arange(4), np.arange(HORIZON + 1), indexing="ij"), -1).astype(np.float32)
+    episodes["observation"][..., :2] = index
+    episodes["state"] = np.concatenate([index, np.zeros((4, HORIZON + 1, state_dim - 2), np.float32)], -1)
+    compute_reward = make_env("push").unwrapped.compute_reward
+    batch = her_sample(episodes, 64, np.random.default_rng(1), 0.8, compute_reward)
+    np.testing.assert_array_equal(batch["state"][:, :2], batch["observation"][:, :2])
+    np.testing.assert_array_equal(batch["next_state"][:, :2], batch["next_observation"][:, :2])
+    np.testing.assert_array_equal(batch["next_state"][:, 1], batch["state"][:, 1] + 1)
+
+    # the same batch but for the observations: the asymmetric critic learns the same, the usual one does not
+    scrambled = {**batch, "observation": batch["observation"][::-1].copy(),
+                 "next_observation": batch["next_observation"][::-1].copy()}
+    critics = []
+    for critic_dim in (state_dim + 3, None):
+        for b in (batch, scrambled):
+            torch.manual_seed(0)
+            learner = ResidualLearner(SMALL, OBS_DIM, ACT_DIM, gamma=0.98, critic_dim=critic_dim)
+            learner.critic_normalizer.update(policy_inputs(batch["state"] if critic_dim else batch["observation"],
+                                                           batch["goal"]))
+            learner.update(b, train_actor=False)  # the zero-initialised actor answers 0 to any observation
+            critics.append([p.detach().clone() for p in learner.critics.parameters()])
+            assert learner.actor.body[0].in_features == OBS_DIM  # what the graph feeds it
+            assert learner.critics[0].body[0].in_features == (critic_dim or OBS_DIM) + ACT_DIM
+    assert all(torch.equal(a, b) for a, b in zip(critics[0], critics[1]))
+    assert not all(torch.equal(a, b) for a, b in zip(critics[2], critics[3]))
+
+
+def test_an_asymmetric_run_stores_the_states_and_resumes_only_as_one(tmp_path):
+    args = replace(SMALL, task="noisy_hook_drag", asymmetric_critic=True)
+    envs = make_vector_env(args)
+    actor = Actor(Normalizer(74 + 3), 74 + 3, ACT_DIM, (16,), zero_init_last_layer=True)
+    episodes = collect_rollout(envs, actor, make_base(args), args, 100, np.random.default_rng(0), seed=7)
+    envs.close()
+    assert episodes["state"].shape == (2, 101, 37)
+    np.testing.assert_array_equal(episodes["state"][..., 3:6], episodes["achieved_goal"])  # the true block
+
+    run = replace(args, steps=200, eval_every=200, run_dir=str(tmp_path / "run"))
+    train(run)
+    with pytest.raises(ResumeMismatch, match="trained with --asymmetric-critic: resume it the same way"):
+        train(replace(run, steps=400, resume=True, asymmetric_critic=False))
+    with pytest.raises(ValueError, match="Push-v0 reports no noise-free state"):
+        train(replace(SMALL, steps=200, asymmetric_critic=True, run_dir=str(tmp_path / "push")))
+
+
 # --- export ---------------------------------------------------------------------------------------------
 
 def test_onnx_export_matches_torch():
@@ -348,7 +396,8 @@ def test_resume_refuses_a_checkpoint_learned_on_another_base(tmp_path):
 def test_train_command_exports_a_residual_the_graph_can_load(tmp_path):
     run = subprocess.run([sys.executable, "-m", "rpl_ros.cli", "train", "--task", "push", "--steps", "200",
                           "--hidden", "16", "16", "--batch-size", "16", "--updates-per-cycle", "2",
-                          "--eval-episodes", "1", "--burn-in-window", "1", "--run-dir", str(tmp_path), "--no-progress-bar"],
+                          "--eval-episodes", "1", "--burn-in-window", "1", "--run-dir", str(tmp_path),
+                          "--no-progress-bar"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "residual exported" in run.stdout and "burn-in over" in run.stdout

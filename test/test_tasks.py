@@ -95,6 +95,25 @@ def test_noisy_hook_shows_the_current_frame_first_then_the_previous_one():
         make_env("noisy_hook", frames=0)
 
 
+def test_hook_tasks_report_the_noise_free_frame_apart_from_the_observation():
+    noisy, clean = make_env("noisy_hook_drag"), make_env("complex_hook")
+    data = noisy.unwrapped.data
+    noisy_values = np.r_[3:9, 11:14, 25:31]  # the block's and the hook's observed pose
+    obs, info = noisy.reset(seed=2)
+    for _ in range(20):
+        state, seen = info["state"], obs["observation"][:37]
+        assert state.shape == (37,)
+        np.testing.assert_array_equal(state[3:6], data.site("object0").xpos)  # the truth...
+        np.testing.assert_array_equal(state[25:28], data.site("hook").xpos)
+        np.testing.assert_array_equal(np.delete(seen, noisy_values), np.delete(state, noisy_values))
+        assert np.all(seen[noisy_values] != state[noisy_values])  # ...and the observation keeps its noise
+        obs, _, _, _, info = noisy.step(noisy.action_space.sample())
+    obs, info = clean.reset(seed=2)  # without noise the state is what is seen
+    np.testing.assert_array_equal(info["state"], obs["observation"])
+    noisy.close()
+    clean.close()
+
+
 def test_noisy_hook_4f_sees_two_frames_more_than_noisy_hook():
     four, two = make_env("noisy_hook_4f"), make_env("noisy_hook")
     assert four.observation_space["observation"].shape == (148,)

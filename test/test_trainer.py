@@ -189,6 +189,11 @@ def test_a_restarted_trainer_refuses_a_checkpoint_learned_on_another_base(record
         RecordingsTrainer(replace(SMALL, base="slippery_push"), root, tmp_path)
 
 
+def test_training_from_recordings_refuses_an_asymmetric_critic(recordings, tmp_path):
+    with pytest.raises(ValueError, match="recordings hold no noise-free state"):
+        RecordingsTrainer(replace(SMALL, asymmetric_critic=True), recordings[0], tmp_path)
+
+
 def test_an_exploring_residual_explores_as_the_learners_rollouts_do():
     rng = np.random.default_rng(0)
     residual = np.full((1000, 4), 0.9)

@@ -38,6 +38,10 @@ class Args:
     """env action = clip(pi(s) + residual_scale * f(s)); must equal the graph's arbitration.residual_scale"""
     algorithm: str = "ddpg"
     """'ddpg' (the paper) or 'td3' (clipped double Q, target smoothing, delayed actor)"""
+    asymmetric_critic: bool = False
+    """the critic sees the simulator's noise-free state (the noisy tasks give it as info['state']) where the actor
+    sees the noisy observation (asymmetric actor-critic, Pinto et al. 2018); training in simulation only: the actor,
+    its inputs and its ONNX are the same either way"""
     steps: int = 200_000
     """environment steps to train for (all vector envs together)"""
     seed: int = 0

@@ -31,6 +31,9 @@ PROGRESS_FIELDS = ("updates", "episodes", "wall_s", "critic_loss", "mean_q", "ac
 
 class RecordingsTrainer:
     def __init__(self, args: Args, recordings: Path, out_dir: Path):
+        if args.asymmetric_critic:
+            raise ValueError("recordings hold no noise-free state for an asymmetric critic: --asymmetric-critic "
+                             "trains in simulation only")
         torch.set_num_threads(args.threads)
         torch.manual_seed(args.seed)
         self.args, self.recordings, self.out_dir = args, Path(recordings), Path(out_dir)

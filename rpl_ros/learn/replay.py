@@ -12,7 +12,8 @@ RewardFn = Callable[[np.ndarray, np.ndarray, dict], np.ndarray]
 
 
 class EpisodeReplay:
-    """A ring buffer of whole episodes: observation/achieved_goal [T+1], desired_goal/action/reward [T] each."""
+    """A ring buffer of whole episodes: observation/achieved_goal [T+1], desired_goal/action/reward [T] each, and
+    state [T+1] (the noise-free state an asymmetric critic sees) when ``sizes`` has one."""
 
     def __init__(self, capacity_episodes: int, horizon: int, sizes: Dict[str, int]):
         self.capacity, self.horizon = capacity_episodes, horizon
@@ -23,6 +24,8 @@ class EpisodeReplay:
             "action": np.zeros((capacity_episodes, horizon, sizes["action"]), np.float32),
             "reward": np.zeros((capacity_episodes, horizon), np.float32),
         }
+        if sizes.get("state"):
+            self.data["state"] = np.zeros((capacity_episodes, horizon + 1, sizes["state"]), np.float32)
         self.size, self.next = 0, 0
 
     def add(self, episodes: Dict[str, np.ndarray]):
@@ -68,10 +71,13 @@ def her_sample(episodes: Dict[str, np.ndarray], batch_size: int, rng: np.random.
     if relabel.any():
         achieved_next = episodes["achieved_goal"][episode[relabel], t[relabel] + 1]
         reward[relabel] = compute_reward(achieved_next, goal[relabel], {})
-    return {
+    batch = {
         "observation": episodes["observation"][episode, t],
         "next_observation": episodes["observation"][episode, t + 1],
         "goal": goal,
         "action": episodes["action"][episode, t],
         "reward": reward,
     }
+    if "state" in episodes:
+        batch["state"], batch["next_state"] = episodes["state"][episode, t], episodes["state"][episode, t + 1]
+    return batch

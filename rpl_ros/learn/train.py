@@ -8,6 +8,8 @@ have one place:
   zero-initialised f    ``Actor(zero_init_last_layer=True)`` in networks.py
   critic burn-in        ``BurnInGate``
   HER relabelling       ``her_sample`` in replay.py
+Beyond the paper, for the noisy tasks: a critic that sees the simulator's noise-free state (``ResidualLearner``'s
+``critic_dim``, ``--asymmetric-critic``), while the actor keeps the observation the graph will give it.
 The learner works in the residual MDP: the agent's action is f(s) in [-1, 1]; the environment receives
 clip(pi(s) + scale * f(s), -1, 1), with pi(s) computed at every step from the observation the actor sees.
 With ``base='none'`` pi(s) = 0 and this is plain DDPG/TD3 + HER, the paper's from-scratch comparison.
@@ -131,21 +133,27 @@ def release_reason(gate: BurnInGate) -> str:
 # --- the update rule ------------------------------------------------------------------------------------
 
 class ResidualLearner:
-    """DDPG, or TD3, on batches of (HER-relabelled) transitions of the residual MDP."""
+    """DDPG, or TD3, on batches of (HER-relabelled) transitions of the residual MDP.
 
-    def __init__(self, args: Args, obs_dim: int, act_dim: int, gamma: float):
+    ``obs_dim`` is the actor's input (observation and goal). With ``critic_dim`` the critic has inputs of its own,
+    the noise-free state and the goal (``Args.asymmetric_critic``), normalized apart; without, it sees the actor's.
+    """
+
+    def __init__(self, args: Args, obs_dim: int, act_dim: int, gamma: float, critic_dim: Optional[int] = None):
         self.args, self.gamma = args, gamma
         self.normalizer = Normalizer(obs_dim, args.obs_clip)
+        self.asymmetric = critic_dim is not None
+        self.critic_normalizer = Normalizer(critic_dim, args.obs_clip) if self.asymmetric else self.normalizer
         self.actor = Actor(self.normalizer, obs_dim, act_dim, args.hidden, args.zero_init_last_layer)
         n_critics = 2 if args.algorithm == "td3" else 1
-        self.critics = torch.nn.ModuleList(Critic(self.normalizer, obs_dim, act_dim, args.hidden)
+        self.critics = torch.nn.ModuleList(Critic(self.critic_normalizer, critic_dim or obs_dim, act_dim, args.hidden)
                                            for _ in range(n_critics))
-        # Targets share the one normalizer: copy everything else.
+        # Targets share the online networks' normalizers: copy everything else.
         self.actor_target = copy.deepcopy(self.actor)
         self.critic_targets = copy.deepcopy(self.critics)
         self.actor_target.normalizer = self.normalizer
         for target in self.critic_targets:
-            target.normalizer = self.normalizer
+            target.normalizer = self.critic_normalizer
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=args.lr_actor)
         self.critic_optimizer = torch.optim.Adam(self.critics.parameters(), lr=args.lr_critic)
         self.q_max = 0.0
@@ -156,6 +164,10 @@ class ResidualLearner:
         args = self.args
         obs = torch.as_tensor(policy_inputs(batch["observation"], batch["goal"]))
         next_obs = torch.as_tensor(policy_inputs(batch["next_observation"], batch["goal"]))
+        critic_obs, next_critic_obs = obs, next_obs
+        if self.asymmetric:  # the critic's view: the same steps without the noise
+            critic_obs = torch.as_tensor(policy_inputs(batch["state"], batch["goal"]))
+            next_critic_obs = torch.as_tensor(policy_inputs(batch["next_state"], batch["goal"]))
         action, reward = torch.as_tensor(batch["action"]), torch.as_tensor(batch["reward"])
         with torch.no_grad():
             next_action = self.actor_target(next_obs)
@@ -163,10 +175,11 @@ class ResidualLearner:
                 noise = (torch.randn_like(next_action) * args.td3_policy_noise).clamp(-args.td3_noise_clip,
                                                                                        args.td3_noise_clip)
                 next_action = (next_action + noise).clamp(-1.0, 1.0)
-            next_q = torch.min(torch.stack([target(next_obs, next_action) for target in self.critic_targets]), 0)[0]
+            next_q = torch.min(torch.stack([target(next_critic_obs, next_action)
+                                            for target in self.critic_targets]), 0)[0]
             # Fetch tasks never terminate (episodes are truncated at T), so no done mask.
             target_q = (reward + self.gamma * next_q).clamp(self.q_min, self.q_max)
-        qs = [critic(obs, action) for critic in self.critics]
+        qs = [critic(critic_obs, action) for critic in self.critics]
         critic_loss = sum(F.mse_loss(q, target_q) for q in qs)
         self.critic_optimizer.zero_grad()
         critic_loss.backward()
@@ -177,7 +190,7 @@ class ResidualLearner:
         delayed = args.algorithm == "td3" and self.updates % args.td3_policy_delay != 0
         if train_actor and not delayed:
             residual = self.actor(obs)
-            actor_loss = -self.critics[0](obs, residual).mean() + args.action_l2 * residual.pow(2).mean()
+            actor_loss = -self.critics[0](critic_obs, residual).mean() + args.action_l2 * residual.pow(2).mean()
             self.actor_optimizer.zero_grad()
             actor_loss.backward()
             self.actor_optimizer.step()
@@ -216,6 +229,8 @@ def update_normalizer(learner: ResidualLearner, episodes: Dict[str, np.ndarray],
     n_episodes, horizon = episodes["action"].shape[:2]
     fresh = her_sample(episodes, n_episodes * horizon, rng, future_p, compute_reward)
     learner.normalizer.update(policy_inputs(fresh["observation"], fresh["goal"]))
+    if learner.asymmetric:
+        learner.critic_normalizer.update(policy_inputs(fresh["state"], fresh["goal"]))
 
 
 def learning_cycle(learner: ResidualLearner, gate: BurnInGate, replay: EpisodeReplay, updates: int,
@@ -281,6 +296,15 @@ def restore_training_state(state: dict, learner: ResidualLearner, gate: BurnInGa
 
 # --- collecting and evaluating --------------------------------------------------------------------------
 
+def noise_free_state_size(env: gym.Env) -> int:
+    """The size of the noise-free state ``env`` reports as info['state'] (an asymmetric critic's input)."""
+    _, info = env.reset(seed=0)
+    if "state" not in info:
+        raise ValueError(f"{env.spec.id} reports no noise-free state (info['state']) for an asymmetric critic; "
+                         "the noisy tasks do (noisy_hook, noisy_hook_4f, noisy_hook_drag)")
+    return info["state"].shape[0]
+
+
 def make_vector_env(args: Args) -> gym.vector.VectorEnv:
     """``num_envs`` copies of the task; episodes are reset by the loop, so all run in step (fixed length T)."""
     env_fns = [lambda: make_env(args.task)] * args.num_envs
@@ -292,10 +316,13 @@ def make_vector_env(args: Args) -> gym.vector.VectorEnv:
 
 def collect_rollout(envs, actor: Actor, base, args: Args, horizon: int, rng: np.random.Generator,
                     seed: int) -> Dict[str, np.ndarray]:
-    """One episode in each environment with exploration on the residual; returns them as replay episodes."""
-    obs, _ = envs.reset(seed=seed)
+    """One episode in each environment with exploration on the residual; returns them as replay episodes (with the
+    noise-free states the environments report, for an asymmetric critic)."""
+    obs, info = envs.reset(seed=seed)
     episode = {"observation": [obs["observation"]], "achieved_goal": [obs["achieved_goal"]],
                "desired_goal": [], "action": [], "reward": []}
+    if args.asymmetric_critic:
+        episode["state"] = [info["state"]]
     for _ in range(horizon):
         with torch.no_grad():
             residual = actor(torch.as_tensor(policy_inputs(obs["observation"], obs["desired_goal"]))).numpy()
@@ -306,6 +333,8 @@ def collect_rollout(envs, actor: Actor, base, args: Args, horizon: int, rng: np.
         episode["reward"].append(reward)
         episode["observation"].append(obs["observation"])
         episode["achieved_goal"].append(obs["achieved_goal"])
+        if args.asymmetric_critic:
+            episode["state"].append(info["state"])
     episodes = {key: np.stack(values, axis=1).astype(np.float32) for key, values in episode.items()}
     episodes["success"] = np.asarray(info["is_success"], dtype=np.float32)
     return episodes
@@ -381,19 +410,25 @@ def train(args: Args) -> Dict[str, float]:
     space = reward_env.observation_space
     obs_dim = space["observation"].shape[0] + space["desired_goal"].shape[0]
     act_dim = reward_env.action_space.shape[0]
+    state_dim = noise_free_state_size(probe_env) if args.asymmetric_critic else 0
     base_controller = base_controller_name(args)
     base = make_base(args)
 
-    learner = ResidualLearner(args, obs_dim, act_dim, args.gamma)
+    learner = ResidualLearner(args, obs_dim, act_dim, args.gamma,
+                              critic_dim=state_dim + space["desired_goal"].shape[0] if state_dim else None)
     replay = EpisodeReplay(args.buffer_episodes, horizon, {"observation": space["observation"].shape[0],
                                                            "goal": space["desired_goal"].shape[0],
-                                                           "action": act_dim})
+                                                           "action": act_dim, "state": state_dim})
     gate = BurnInGate(args.burn_in, args.burn_in_beta, args.burn_in_window)
     progress = Progress()
     best_model: Optional[bytes] = None  # kept in the checkpoint too, so that file and checkpoint never disagree
     checkpoint_path, csv_path = run_dir / CHECKPOINT, run_dir / "progress.csv"
     if args.resume:
         checkpoint = torch.load(checkpoint_path, weights_only=False)
+        trained_asymmetric = checkpoint["args"].get("asymmetric_critic", False)
+        if trained_asymmetric != args.asymmetric_critic:
+            raise ResumeMismatch(f"{checkpoint_path} was trained {'with' if trained_asymmetric else 'without'} "
+                                 "--asymmetric-critic: resume it the same way")
         restore_training_state(checkpoint, learner, gate, rng, base_controller)
         replay.load_state(checkpoint["replay"])
         known = {field.name for field in fields(Progress)}  # (older checkpoints also counted cycles)

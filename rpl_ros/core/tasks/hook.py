@@ -10,7 +10,8 @@ steps follow the current one, newest first (at an episode's start the first fram
 seen), so a controller that reads the first 37 values sees the current frame whatever the count. NoisyHook has
 two, as in the paper's reference code (``TwoFrameResidualHookNoisy-v0``): independent noise on each frame lets the
 policy see a pose twice. ``achieved_goal`` is the block's true position, so the reward and ``is_success`` judge
-where the block is, not where it is seen.
+where the block is, not where it is seen. ``info["state"]`` is the current frame without the noise: the simulator's
+truth, for a learner's critic (``rpl-ros train --asymmetric-critic``), never for a policy.
 """
 from collections import deque
 from pathlib import Path
@@ -50,6 +51,8 @@ class HookEnv(MujocoFetchEnv, EzPickle):
         self.pose_noise_std = pose_noise_std
         self.recent_frames = deque(maxlen=frames)
         """the observed frames of the last ``frames`` steps, newest last"""
+        self.true_frame = np.zeros(0)
+        """the current frame before the noise"""
         self.bumps = bumps
         """(fewest, most) bumps on the table in an episode"""
         self.bump_height = bump_height
@@ -154,6 +157,7 @@ class HookEnv(MujocoFetchEnv, EzPickle):
             self._utils.get_site_xvelp(self.model, self.data, "hook") * dt,
             self._utils.get_site_xvelr(self.model, self.data, "hook") * dt])
         observation = np.concatenate([obs["observation"], hook])
+        self.true_frame = observation.copy()
         if self.pose_noise_std > 0:
             noise = self.np_random.normal(0.0, self.pose_noise_std, size=(4, 3))
             observation[3:6] += noise[0]     # block position
@@ -165,3 +169,11 @@ class HookEnv(MujocoFetchEnv, EzPickle):
         earlier = [self.recent_frames[0]] * (self.recent_frames.maxlen - len(self.recent_frames))
         obs["observation"] = np.concatenate([*reversed(self.recent_frames), *earlier])
         return obs
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        return obs, {**info, "state": self.true_frame.copy()}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, reward, terminated, truncated, {**info, "state": self.true_frame.copy()}
