@@ -264,6 +264,10 @@ def test_an_asymmetric_critic_judges_the_noise_free_state_and_the_actor_keeps_th
             critics.append([p.detach().clone() for p in learner.critics.parameters()])
             assert learner.actor.body[0].in_features == OBS_DIM  # what the graph feeds it
             assert learner.critics[0].body[0].in_features == (critic_dim or OBS_DIM) + ACT_DIM
+            assert all(target.normalizer is learner.critic_normalizer for target in learner.critic_targets)
+            actor_before = [p.detach().clone() for p in learner.actor.parameters()]
+            learner.update(b, train_actor=True)  # the actor learns through the critic's view
+            assert not all(torch.equal(a, p) for a, p in zip(actor_before, learner.actor.parameters()))
     assert all(torch.equal(a, b) for a, b in zip(critics[0], critics[1]))
     assert not all(torch.equal(a, b) for a, b in zip(critics[2], critics[3]))
 
@@ -281,6 +285,12 @@ def test_an_asymmetric_run_stores_the_states_and_resumes_only_as_one(tmp_path):
     train(run)
     with pytest.raises(ResumeMismatch, match="trained with --asymmetric-critic: resume it the same way"):
         train(replace(run, steps=400, resume=True, asymmetric_critic=False))
+    train(replace(run, steps=400, resume=True))
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    assert checkpoint["replay"]["data"]["state"].shape == (4, 101, 37)
+    critic_normalizer = {key: value for key, value in checkpoint["learner"]["critics"].items() if "normalizer" in key}
+    assert critic_normalizer["0.normalizer.count"] == 4 * 100  # one input per stored step of the 4 episodes
+    assert critic_normalizer["0.normalizer.mean"].shape == (37 + 3,)
     with pytest.raises(ValueError, match="Push-v0 reports no noise-free state"):
         train(replace(SMALL, steps=200, asymmetric_critic=True, run_dir=str(tmp_path / "push")))
 

@@ -301,7 +301,7 @@ def noise_free_state_size(env: gym.Env) -> int:
     _, info = env.reset(seed=0)
     if "state" not in info:
         raise ValueError(f"{env.spec.id} reports no noise-free state (info['state']) for an asymmetric critic; "
-                         "the noisy tasks do (noisy_hook, noisy_hook_4f, noisy_hook_drag)")
+                         "the hook tasks do (noisy_hook, noisy_hook_4f, noisy_hook_drag, complex_hook)")
     return info["state"].shape[0]
 
 
@@ -403,7 +403,6 @@ def train(args: Args) -> Dict[str, float]:
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    envs = make_vector_env(args)
     probe_env = make_env(args.task)
     horizon = probe_env.spec.max_episode_steps
     reward_env = probe_env.unwrapped  # its compute_reward recomputes rewards for HER's relabelled goals
@@ -471,6 +470,7 @@ def train(args: Args) -> Dict[str, float]:
         last_eval = evaluate(actor_to_onnx(learner.actor), learner.actor, base, args)
         csv_writer.writerow({"step": 0, "episodes": 0, "wall_s": 0.0, "eval_success": last_eval["success"],
                              "eval_return": last_eval["return"], "actor_released": int(gate.released)})
+    envs = make_vector_env(args)  # worker processes: started once the run cannot be refused any more
     try:
         while progress.step < args.steps:
             train_success = []
