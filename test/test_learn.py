@@ -420,3 +420,20 @@ def test_launch_never_imports_torch():
     code = "import sys, rpl_ros.cli; rpl_ros.cli.build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_compare_curves_draws_each_sets_seeds_as_trailing_means(tmp_path):
+    curves = tmp_path / "curves.csv"
+    rows = ["variant,seed,step,wall_s,eval_success,eval_return,actor_released"]
+    for seed, successes in ((0, [0.0, 0.2, 0.4, 0.6]), (1, [0.0, 0.0, 1.0, 1.0])):
+        rows += [f"rpl,{seed},{10000 * i},0.0,{v},-50.0,1" for i, v in enumerate(successes)]
+    rows.append("scratch,0,0,0.0,0.9,-50.0,1")  # another variant: not drawn
+    curves.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "compare.png"
+    run = subprocess.run([sys.executable, "bench/compare_curves.py", "--out", str(out), "--window", "2",
+                          f"one set={curves}"], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "one set: 2 seeds to 30000 steps; mean of the last 2 evaluations per seed: 0.50 / 1.00" in run.stdout
+    assert out.stat().st_size > 10_000
+
