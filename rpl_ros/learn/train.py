@@ -256,9 +256,11 @@ def export_onnx(actor: Actor, replay: EpisodeReplay, compute_reward) -> bytes:
 def training_state(learner: ResidualLearner, gate: BurnInGate, rng: np.random.Generator,
                    base_controller: str) -> dict:
     """What a checkpoint needs to continue learning where it stopped: networks, optimizers and normalizer, update
-    count, burn-in state, both random generators, and the base controller the residual was learned on."""
+    count, burn-in state, both random generators, the base controller the residual was learned on and whether its
+    critic saw the noise-free state."""
     return {"learner": learner.state_dict(), "gate": dict(gate.__dict__), "numpy_rng": rng.bit_generator.state,
-            "torch_rng": torch.get_rng_state(), "base_controller": base_controller}
+            "torch_rng": torch.get_rng_state(), "base_controller": base_controller,
+            "asymmetric_critic": learner.asymmetric}
 
 
 def replace_atomically(path: Path, write: Callable[[Path], None]):
@@ -282,12 +284,17 @@ def save_model(model: bytes, path: Path):
 
 def restore_training_state(state: dict, learner: ResidualLearner, gate: BurnInGate, rng: np.random.Generator,
                            base_controller: str):
-    """Continue from ``state``, refused (ResumeMismatch) if its residual was learned on another base controller."""
+    """Continue from ``state``, refused (ResumeMismatch) if its residual was learned on another base controller, or
+    with a critic that saw what this learner's does not (``--asymmetric-critic``)."""
     # a task's base may change between versions (NoisyHook's did); a residual only fits the base it learned on
     trained_on = state.get("base_controller")  # absent in checkpoints written before it was kept
     if trained_on not in (None, base_controller):
         raise ResumeMismatch(f"the checkpoint learned its residual on the base controller {trained_on!r}, not "
                              f"{base_controller!r}: resume it with --base {trained_on}")
+    trained_asymmetric = state.get("asymmetric_critic", False)  # absent before the option existed: it was off
+    if trained_asymmetric != learner.asymmetric:
+        raise ResumeMismatch(f"the checkpoint was trained {'with' if trained_asymmetric else 'without'} "
+                             "--asymmetric-critic: resume it the same way")
     learner.load_state_dict(state["learner"])
     gate.__dict__.update(state["gate"])
     rng.bit_generator.state = state["numpy_rng"]
@@ -424,10 +431,6 @@ def train(args: Args) -> Dict[str, float]:
     checkpoint_path, csv_path = run_dir / CHECKPOINT, run_dir / "progress.csv"
     if args.resume:
         checkpoint = torch.load(checkpoint_path, weights_only=False)
-        trained_asymmetric = checkpoint["args"].get("asymmetric_critic", False)
-        if trained_asymmetric != args.asymmetric_critic:
-            raise ResumeMismatch(f"{checkpoint_path} was trained {'with' if trained_asymmetric else 'without'} "
-                                 "--asymmetric-critic: resume it the same way")
         restore_training_state(checkpoint, learner, gate, rng, base_controller)
         replay.load_state(checkpoint["replay"])
         known = {field.name for field in fields(Progress)}  # (older checkpoints also counted cycles)
