@@ -8,21 +8,17 @@ in a row (a trailing mean); the line is the mean of the seeds, the band their mi
 of a set reached are drawn, up to --max-step.
 """
 import argparse
-import csv
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from learning_curves import read_curves_csv
+
 
 def seed_curves(path: Path, variant: str, metric: str):
     """{seed: (steps, values)} of one variant in a curves CSV."""
-    rows = defaultdict(list)
-    with path.open() as f:
-        for row in csv.DictReader(f):
-            if row["variant"] == variant:
-                rows[row["seed"]].append((int(row["step"]), float(row[metric])))
-    return {seed: tuple(np.array(column) for column in zip(*sorted(points))) for seed, points in rows.items()}
+    return {seed: (np.array([r["step"] for r in rows]), np.array([r[metric] for r in rows]))
+            for (row_variant, seed), rows in read_curves_csv(path).items() if row_variant == variant}
 
 
 def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
@@ -58,8 +54,8 @@ def main():
         smoothed = np.array([trailing_mean(values[:length], args.window) for _, values in curves.values()])[:, kept]
         ax.plot(steps[kept], smoothed.mean(0), color=color, label=f"{label} (mean of {len(curves)} seeds)")
         ax.fill_between(steps[kept], smoothed.min(0), smoothed.max(0), color=color, alpha=0.2)
-        print(f"{label}: {len(curves)} seeds to {steps[kept][-1]} steps; mean of the last {args.window} evaluations "
-              f"per seed: {' / '.join(f'{s:.2f}' for s in smoothed[:, -1])}")
+        print(f"{label}: {len(curves)} seeds to {steps[kept][-1]:.0f} steps; mean of the last {args.window} "
+              f"evaluations per seed: {' / '.join(f'{s:.2f}' for s in smoothed[:, -1])}")
     if args.target is not None:
         ax.axhline(args.target, color="k", linestyle=":", label=f"target {args.target}")
     ax.set_xlabel("environment steps")

@@ -88,17 +88,22 @@ def run_all(args):
                 print(f"done {item[0]} seed {item[1]}: exit {item[2].returncode}", flush=True)
 
 
+def read_curves_csv(path: Path):
+    """{(variant, seed): [evaluation rows]} of a curves CSV this script wrote, in its order."""
+    curves = {}
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            variant, seed = row.pop("variant"), int(row.pop("seed"))
+            curves.setdefault((variant, seed), []).append({k: float(v) for k, v in row.items() if v != ""})
+    return curves
+
+
 def keep_csv_rows(args, curves):
     """Add to ``curves`` the existing curves CSV's rows of every (variant, seed) that ``curves`` does not hold (not
     read from --runs-dir), so that runs trained on another machine stay in the results."""
     path = RESULTS / f"{args.task}{args.tag}_curves.csv"
-    kept = {}
-    if path.exists():
-        with path.open() as f:
-            for row in csv.DictReader(f):
-                variant, seed = row.pop("variant"), int(row.pop("seed"))
-                if seed not in curves.get(variant, {}):
-                    kept.setdefault((variant, seed), []).append({k: float(v) for k, v in row.items() if v != ""})
+    kept = {(variant, seed): rows for (variant, seed), rows in (read_curves_csv(path) if path.exists() else {}).items()
+            if seed not in curves.get(variant, {})}
     for (variant, seed), rows in sorted(kept.items()):
         print(f"kept {variant} seed {seed} from {path.name} ({len(rows)} evaluations, to {rows[-1]['step']:.0f} "
               f"steps)")
